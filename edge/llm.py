@@ -140,10 +140,19 @@ class Engine:
         if not self._lock.acquire(blocking=False):
             raise EdgeError("the model is already answering; cancel that answer first")
         self._cancel.clear()
+        final = None
         try:
-            yield from self._stream(list(prompt_tokens), params, t0)
+            for ev in self._stream(list(prompt_tokens), params, t0):
+                if ev.done:
+                    final = ev
+                    break
+                yield ev
         finally:
+            # Released before the final event, so a consumer that stops reading at the final
+            # event (without exhausting the generator) does not keep the model locked.
             self._lock.release()
+        if final is not None:
+            yield final
 
     def _stream(self, tokens: list[int], p: SamplingParams, t0: float) -> Iterator[Event]:
         llm = self.llm

@@ -1,7 +1,8 @@
 """Raw llama.cpp throughput through the low-level API, in the manner of `llama-bench`.
 
 pp: a batch of `n_prompt` tokens decoded from an empty cache; tg: `n_gen` tokens decoded one
-at a time from an empty cache, no sampling. One warm-up, then `repetitions` timed runs, each
+at a time, no sampling, after `depth` tokens already in the cache (llama-bench's `-d`: attention
+costs more the deeper the cache, so compare decode at the depth the assistant decodes at). One warm-up, then `repetitions` timed runs, each
 kept. This is the ceiling the assistant's own prefill and decode are compared against.
 """
 
@@ -20,6 +21,7 @@ class BaselineResult:
     threads: int
     n_prompt: int
     n_gen: int
+    depth: int = 0
     pp_tok_s: list[float] = field(default_factory=list)
     tg_tok_s: list[float] = field(default_factory=list)
 
@@ -44,6 +46,7 @@ def raw_llama_bench(
     threads: int,
     n_prompt: int = 512,
     n_gen: int = 128,
+    depth: int = 0,
     repetitions: int = 3,
     n_batch: int = 512,
 ) -> BaselineResult:
@@ -58,7 +61,7 @@ def raw_llama_bench(
     if not model:
         raise RuntimeError(f"llama.cpp could not load {model_path}")
     cparams = lc.llama_context_default_params()
-    cparams.n_ctx = n_prompt + n_gen + 16
+    cparams.n_ctx = max(n_prompt, depth) + n_gen + 16
     cparams.n_batch = n_batch
     cparams.n_ubatch = n_batch
     cparams.n_threads = threads
@@ -71,7 +74,7 @@ def raw_llama_bench(
     vocab = lc.llama_model_get_vocab(model)
     n_vocab = lc.llama_vocab_n_tokens(vocab)
     mem = lc.llama_get_memory(ctx)
-    result = BaselineResult(Path(model_path).name, threads, n_prompt, n_gen)
+    result = BaselineResult(Path(model_path).name, threads, n_prompt, n_gen, depth)
 
     def decode(tokens: list[int]) -> None:
         for i in range(0, len(tokens), n_batch):
@@ -91,6 +94,8 @@ def raw_llama_bench(
             decode(prompt)
             pp = n_prompt / (time.perf_counter() - t0)
             lc.llama_memory_clear(mem, True)
+            if depth:
+                decode([(i * 104729 + 7) % n_vocab for i in range(depth)])
             tok = prompt[0]
             t0 = time.perf_counter()
             for _ in range(n_gen):

@@ -1,0 +1,109 @@
+"""Shared fixtures.
+
+Real-model tests use the pinned models that `scripts/setup.sh` pulled (see `_shared_models_home`);
+each test gets its own empty EDGE_HOME, whose models/ links to them when the test asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# Captured before any test isolates EDGE_HOME: where `scripts/setup.sh` pulled the models.
+_USER_HOME = os.environ.get("EDGE_HOME")
+
+
+def _shared_models_home() -> Path:
+    """The models setup pulled (`$EDGE_TEST_MODELS`, else the user's EDGE_HOME): reused, so the
+    tests need no network once setup has run; pulled there only if missing."""
+    if os.environ.get("EDGE_TEST_MODELS"):
+        return Path(os.environ["EDGE_TEST_MODELS"])
+    if _USER_HOME:
+        return Path(_USER_HOME)
+    from edge.config import default_home
+
+    return default_home()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test starts with an empty, private EDGE_HOME and no EDGE_* settings leaking in."""
+    for k in list(os.environ):
+        if k.startswith("EDGE_") and k not in ("EDGE_TEST_MODELS",):
+            monkeypatch.delenv(k, raising=False)
+    home = tmp_path / "edge-home"
+    monkeypatch.setenv("EDGE_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def pulled_models() -> Path:
+    """The real pinned models, pulled (idempotently) into the shared test home."""
+    from edge.models import ModelStore
+
+    home = _shared_models_home()
+    store = ModelStore(home)
+    store.pull(progress=False, log=lambda m: None)
+    return home / "models"
+
+
+def link_models(pulled: Path, home: Path) -> Path:
+    models = home / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for p in pulled.iterdir():
+        if p.is_file() and not p.name.startswith(".") and p.name != "local.json":
+            (models / p.name).symlink_to(p)
+    stamps = pulled / ".verified.json"
+    if stamps.exists():
+        shutil.copy(stamps, models / ".verified.json")
+    return home
+
+
+@pytest.fixture
+def real_home(pulled_models, _isolated_home) -> Path:
+    """A private EDGE_HOME whose models are the real pulled ones (symlinked)."""
+    return link_models(pulled_models, _isolated_home)
+
+
+@pytest.fixture(scope="session")
+def real_llm_path(pulled_models) -> Path:
+    from edge.models import ModelStore
+
+    store = ModelStore(pulled_models.parent)
+    return store.path(store.get("smollm2-135m-instruct-q4_1"))
+
+
+@pytest.fixture(scope="session")
+def engine(real_llm_path):
+    """One loaded real model shared by the engine tests (loading is cheap, but not free)."""
+    from edge.llm import Engine
+
+    e = Engine(real_llm_path, n_ctx=2048, n_threads=2)
+    yield e
+    e.close()
+
+
+def run_edge(*args, env=None, input=None, timeout=300, cwd=None):
+    """Run the real `edge` command in a subprocess; returns CompletedProcess."""
+    import subprocess
+
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "edge", *args], capture_output=True, text=True, env=full_env, input=input,
+        timeout=timeout, cwd=cwd or ROOT,
+    )
+
+
+def parse_json(out: str):
+    return json.loads(out)

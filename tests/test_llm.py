@@ -1,0 +1,85 @@
+"""The engine on the real pinned model: streaming, timings, cancel, KV reuse, determinism."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from edge.llm import SamplingParams
+from edge.prompt import Turn
+
+pytestmark = pytest.mark.real
+
+
+def prompt(engine, q, **kw):
+    return engine.builder.build(q, budget=1500, system="You are a helpful assistant.", **kw).tokens
+
+
+def test_stream_yields_text_then_timings(engine):
+    events = list(engine.stream(prompt(engine, "What is the capital of France?"), SamplingParams(max_tokens=48)))
+    assert all(not e.done for e in events[:-1]) and events[-1].done
+    text = "".join(e.text for e in events[:-1])
+    assert "Paris" in text
+    t = events[-1].timings
+    assert t.prompt_tokens > 10 and t.completion_tokens > 0
+    for f in ("load_ms", "ttft_ms", "prefill_tok_s", "decode_tok_s", "total_ms"):
+        assert getattr(t, f) > 0, f
+    assert t.total_ms >= t.ttft_ms
+
+
+def test_max_tokens_stops_with_length(engine):
+    c = engine.complete(prompt(engine, "Write a long poem about the sea."), SamplingParams(max_tokens=5, ignore_eos=True))
+    assert c.stop_reason == "length" and c.timings.completion_tokens == 5
+
+
+def test_cancel_mid_answer_keeps_what_was_streamed(engine):
+    got = []
+    stream = engine.stream(prompt(engine, "Write a very long story about a dragon."), SamplingParams(max_tokens=400, ignore_eos=True))
+    for ev in stream:
+        if ev.done:
+            final = ev
+            break
+        got.append(ev.text)
+        if len(got) == 10:
+            threading.Thread(target=engine.cancel).start()
+    assert final.stop_reason == "cancelled"
+    assert 10 <= final.timings.completion_tokens < 400
+    assert "".join(got)
+    # the engine is usable again afterwards
+    assert engine.complete(prompt(engine, "Say hi."), SamplingParams(max_tokens=8)).text
+
+
+def test_greedy_is_deterministic_and_seeded_sampling_repeats(engine):
+    p = prompt(engine, "Name three colours.")
+    a = engine.complete(p, SamplingParams(max_tokens=24)).text
+    engine.complete(prompt(engine, "Something else entirely."), SamplingParams(max_tokens=8))
+    b = engine.complete(p, SamplingParams(max_tokens=24)).text
+    assert a == b
+    hot = SamplingParams(max_tokens=24, temperature=1.0, seed=7)
+    assert engine.complete(p, hot).text == engine.complete(p, hot).text
+
+
+def test_second_turn_reuses_the_kv_cache(engine):
+    first_q = "What is the capital of France?"
+    c1 = engine.complete(prompt(engine, first_q), SamplingParams(max_tokens=24))
+    p2 = prompt(engine, "And of Italy?", history=[Turn(first_q, c1.text.strip())])
+    c2 = engine.complete(p2, SamplingParams(max_tokens=24))
+    assert c2.timings.cached_tokens > 20
+    assert c2.timings.prompt_tokens > c2.timings.cached_tokens
+
+
+def test_long_conversation_is_trimmed_not_crashed(real_llm_path):
+    from edge.llm import Engine
+
+    small = Engine(real_llm_path, n_ctx=384, n_threads=2, checked=True)
+    try:
+        history = []
+        for i in range(8):
+            built = small.builder.build(f"Tell me fact number {i} about the ocean.", budget=384 - 64, history=history)
+            assert built.n_tokens <= 320
+            c = small.complete(built.tokens, SamplingParams(max_tokens=64))
+            history = history[built.dropped_turns:] + [Turn(f"Tell me fact number {i} about the ocean.", c.text)]
+        assert built.dropped_turns >= 1, "the window filled up and old turns were dropped"
+    finally:
+        small.close()
