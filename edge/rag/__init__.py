@@ -1,0 +1,40 @@
+"""Retrieval: embed (onnxruntime), chunk, and a SQLite index (sqlite-vec + FTS5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def sample_knowledge_dir() -> Path:
+    """The sample manual shipped in the clone (build/knowledge/)."""
+    return Path(__file__).resolve().parent.parent.parent / "build" / "knowledge"
+
+
+def open_index(settings, *, create: bool = True, embedder: bool = True):
+    from .store import Index
+
+    emb = None
+    if embedder:
+        from .embed import load_embedder
+
+        emb = load_embedder(settings)
+    return Index(settings.index_path, emb, create=create)
+
+
+def open_retriever(settings):
+    """A retriever for the assistant: question, k -> (passages, embed_ms, search_ms)."""
+    from ..prompt import Passage
+
+    index = open_index(settings, create=False)
+    if index.stats()["chunks"] == 0:
+        from ..errors import UsageError
+
+        raise UsageError(f"the index {index.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
+
+    def retrieve(question: str, k: int):
+        results, embed_ms, search_ms = index.search(question, k=k)
+        passages = [Passage(r.text, path=r.path, heading=r.heading, line_start=r.line_start, line_end=r.line_end, score=r.score) for r in results]
+        return passages, embed_ms, search_ms
+
+    retrieve.index = index  # for callers that want to show a source's chunk
+    return retrieve

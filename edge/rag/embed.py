@@ -1,0 +1,114 @@
+"""Sentence embeddings on the CPU: all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime + tokenizers.
+
+The base class owns batching (by length, so little padding is computed), pooling-agnostic
+normalisation and the id/dimension that the index records; a model implements `embed_batch`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+class Embedder(ABC):
+    id: str  # recorded in the index; a different id means incompatible vectors
+    dim: int
+    max_tokens: int
+
+    @abstractmethod
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw (not normalised) embeddings of a batch, shape (len(texts), dim), float32."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text` (special tokens included, before truncation)."""
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Sort keys for batching; a model with a tokenizer returns token counts."""
+        return [len(t) for t in texts]
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 8, progress=None) -> np.ndarray:
+        """L2-normalised embeddings, in input order.
+
+        Texts are batched by length so that little padding is computed; on this 2-core machine
+        batches of 8 sorted by token count embedded ~6,000 tokens/s, batches of 32 sorted by
+        characters ~3,900 (attention over padding, and worse cache use).
+        """
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        keys = self.lengths(texts)
+        order = sorted(range(len(texts)), key=lambda i: keys[i])
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            vecs = np.asarray(self.embed_batch([texts[i] for i in idx]), dtype=np.float32)
+            out[idx] = vecs
+            if progress is not None:
+                progress(len(idx))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+class OnnxEmbedder(Embedder):
+    """A BERT-style ONNX model with mean pooling over the attention mask."""
+
+    def __init__(self, model_path: Path, tokenizer_path: Path, *, model_id: str, threads: int = 0, max_tokens: int = 256):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from ..config import physical_cores
+
+        self.id = model_id
+        self.max_tokens = max_tokens
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in each batch
+        self._count_tok = Tokenizer.from_file(str(tokenizer_path))
+        self._count_tok.no_truncation()
+        self._count_tok.no_padding()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads if threads > 0 else physical_cores()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._count_tok.encode(text).ids)
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self._count_tok.encode_batch(list(texts))]
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        encs = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encs], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0]  # (batch, seq, dim)
+        m = mask[:, :, None].astype(np.float32)
+        return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+
+
+EMBEDDER_MODEL = "minilm-l6-v2-int8"
+EMBEDDER_TOKENIZER = "minilm-l6-v2-tokenizer"
+
+
+def load_embedder(settings) -> OnnxEmbedder:
+    """The pinned embedder, or a ModelNotFound that says to pull it."""
+    from ..models import ModelStore
+
+    store = ModelStore(settings.home)
+    model = store.require(EMBEDDER_MODEL)
+    tok = store.require(EMBEDDER_TOKENIZER)
+    art = store.get(EMBEDDER_MODEL)
+    return OnnxEmbedder(model, tok, model_id=f"{art.name}@{art.sha256[:12]}", threads=settings.embed_threads)

@@ -1,0 +1,500 @@
+"""The document index: one SQLite file with documents, chunks, sqlite-vec vectors and FTS5 text.
+
+Search fuses vector similarity and BM25 keyword ranks with reciprocal rank fusion: pure vector
+search misses exact strings such as part numbers, error codes and option flags. Each document
+is written in one transaction, after its chunks were embedded outside it, so readers (the TUI)
+never wait long and a killed `edge index add` leaves every committed document intact.
+
+Vectors: an exact float32 `vec0` table (cosine), plus a 1-bit `vec0` table used, for large
+indexes, to shortlist candidates by Hamming distance that are then re-ranked exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .. import db
+from ..errors import EdgeError, IndexError_
+from .chunk import Chunk, chunk_lines, kind_of, title_of
+from .embed import Embedder
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# all-MiniLM-L6-v2 was trained on inputs of at most 128 tokens; longer chunks embed worse.
+CHUNK_TOKENS = 128
+CHUNK_OVERLAP = 32
+RRF_K = 60
+CANDIDATES = 50
+EXACT_LIMIT = 20_000  # up to this many chunks, vector search scans every float vector
+
+STOPWORDS = set(
+    "a an and are as at be by can do does for from how i in is it its of on or should the to what when where which "
+    "who why will with my me we you your this that these those there their if into than then them was were has have "
+    "had not no yes so about after before up down out over under again more most any all each much many also".split()
+)
+
+
+def _m1(conn) -> None:
+    conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute(
+        """CREATE TABLE documents(
+            id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, mtime REAL NOT NULL,
+            size INTEGER NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL, n_chunks INTEGER NOT NULL,
+            indexed_at REAL NOT NULL)"""
+    )
+    conn.execute(
+        """CREATE TABLE chunks(
+            id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL, heading TEXT NOT NULL, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
+            n_tokens INTEGER NOT NULL, text TEXT NOT NULL)"""
+    )
+    conn.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
+    conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(heading, text, tokenize='unicode61 remove_diacritics 2')")
+
+
+MIGRATIONS = [_m1]
+
+
+@dataclass
+class SearchResult:
+    chunk_id: int
+    path: str
+    heading: str
+    line_start: int
+    line_end: int
+    text: str
+    score: float
+    vector_rank: int | None = None
+    keyword_rank: int | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["lines"] = [self.line_start, self.line_end]
+        return d
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str  # added | updated | unchanged | skipped | failed
+    reason: str = ""
+    chunks: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class AddReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def tokens(self) -> int:
+        return sum(o.tokens for o in self.outcomes if o.status in ("added", "updated"))
+
+    def to_dict(self) -> dict:
+        counts = {s: self.count(s) for s in ("added", "updated", "unchanged", "skipped", "failed")}
+        return {
+            **counts, "removed": self.removed, "chunks": sum(o.chunks for o in self.outcomes if o.status in ("added", "updated")),
+            "embedded_tokens": self.tokens, "seconds": round(self.seconds, 3),
+            "embed_tokens_per_s": round(self.tokens / self.embed_seconds, 1) if self.embed_seconds else None,
+            "files": [asdict(o) for o in self.outcomes],
+        }
+
+
+def vec_blob(v: np.ndarray) -> bytes:
+    return np.asarray(v, dtype="<f4").tobytes()
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query from free text: every meaningful term, OR-ed; codes like NB-BAT-2210 as phrases."""
+    terms = []
+    for tok in re.findall(r"[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*", text):
+        parts = [p for p in re.split(r"[-_./]", tok.lower()) if p]
+        if len(parts) == 1:
+            w = parts[0]
+            if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
+                continue
+            terms.append(f'"{w}"')
+        else:
+            terms.append('"' + " ".join(parts) + '"')
+    return " OR ".join(dict.fromkeys(terms))
+
+
+class Index:
+    """A document index file. Give an `embedder` to add or search; listing needs none."""
+
+    def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = True):
+        self.path = Path(path).expanduser()
+        if not create and not self.path.exists():
+            raise IndexError_(f"no document index at {self.path}: run `edge index add PATH` (or `edge index add --sample`)")
+        self.embedder = embedder
+        self.conn = db.connect(self.path)
+        try:
+            db.migrate(self.conn, MIGRATIONS, name=f"index {self.path}")
+        except EdgeError:
+            self.conn.close()
+            raise
+        except Exception as e:  # a file that is SQLite but not ours
+            self.conn.close()
+            raise IndexError_(f"{self.path} is not an edge index: {e}") from None
+        self.meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        if embedder is not None:
+            self._bind_embedder(embedder)
+
+    def _bind_embedder(self, emb: Embedder) -> None:
+        have = self.meta.get("embedder")
+        if have is None:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                # another process may have bound it meanwhile
+                row = self.conn.execute("SELECT value FROM meta WHERE key='embedder'").fetchone()
+                if row is None:
+                    self.conn.execute("INSERT INTO meta VALUES ('embedder', ?), ('dim', ?), ('created', ?)", (emb.id, str(emb.dim), str(time.time())))
+                    self.conn.execute(f"CREATE VIRTUAL TABLE chunks_vec USING vec0(embedding float[{emb.dim}] distance_metric=cosine)")
+                    self.conn.execute(f"CREATE VIRTUAL TABLE chunks_bin USING vec0(embedding bit[{emb.dim}])")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        if self.meta.get("embedder") != emb.id or int(self.meta.get("dim", 0)) != emb.dim:
+            raise IndexError_(
+                f"index {self.path} was built with embedder {self.meta.get('embedder')} ({self.meta.get('dim')} dims), "
+                f"not {emb.id} ({emb.dim} dims): use another --index, or delete it and index again"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    def documents(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT path, title, kind, n_chunks, size, sha256, mtime, indexed_at FROM documents ORDER BY path"
+        ).fetchall()
+        keys = ["path", "title", "kind", "chunks", "bytes", "sha256", "mtime", "indexed_at"]
+        return [dict(zip(keys, r)) for r in rows]
+
+    def stats(self) -> dict:
+        n_docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        n_chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        tokens = self.conn.execute("SELECT coalesce(sum(n_tokens), 0) FROM chunks").fetchone()[0]
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return {
+            "path": str(self.path), "documents": n_docs, "chunks": n_chunks, "tokens": tokens,
+            "bytes_on_disk": size, "bytes_per_chunk": round(size / n_chunks, 1) if n_chunks else None,
+            "embedder": self.meta.get("embedder"), "dim": int(self.meta["dim"]) if "dim" in self.meta else None,
+            "schema_version": self.conn.execute("PRAGMA user_version").fetchone()[0],
+            "sqlite_vec": self.conn.execute("SELECT vec_version()").fetchone()[0],
+        }
+
+    def chunk(self, chunk_id: int) -> SearchResult | None:
+        row = self.conn.execute(
+            "SELECT c.id, d.path, c.heading, c.line_start, c.line_end, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+            (chunk_id,),
+        ).fetchone()
+        return SearchResult(*row, score=0.0) if row else None
+
+    # -- search ----------------------------------------------------------------------------
+    def _need_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise EdgeError("this operation needs the embedder")
+        if "embedder" not in self.meta:
+            self._bind_embedder(self.embedder)
+        return self.embedder
+
+    def vector_search(self, qvec: np.ndarray, n: int, *, exact: bool | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine distance), nearest first."""
+        if "embedder" not in self.meta:
+            return []
+        total = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if exact is None:
+            exact = total <= EXACT_LIMIT
+        blob = vec_blob(qvec)
+        if exact:
+            return self.conn.execute(
+                "SELECT rowid, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ? ORDER BY distance", (blob, n)
+            ).fetchall()
+        # shortlist by Hamming distance on sign bits, then re-rank the shortlist exactly
+        short = self.conn.execute(
+            "SELECT rowid FROM chunks_bin WHERE embedding MATCH vec_quantize_binary(?) AND k = ? ORDER BY distance",
+            (blob, max(n * 8, 200)),
+        ).fetchall()
+        ids = [r[0] for r in short]
+        if not ids:
+            return []
+        rows = self.conn.execute(
+            f"SELECT rowid, embedding FROM chunks_vec WHERE rowid IN ({','.join('?' * len(ids))})", ids
+        ).fetchall()
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        dist = 1.0 - mat @ np.asarray(qvec, dtype=np.float32)
+        order = np.argsort(dist)[:n]
+        return [(rows[i][0], float(dist[i])) for i in order]
+
+    def keyword_search(self, query: str, n: int) -> list[tuple[int, float]]:
+        q = fts_query(query)
+        if not q:
+            return []
+        return self.conn.execute(
+            "SELECT rowid, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?", (q, n)
+        ).fetchall()
+
+    def search(self, query: str, *, k: int = 5, mode: str = "hybrid") -> tuple[list[SearchResult], float, float]:
+        """Top `k` chunks for `query`; returns (results, embed_ms, search_ms)."""
+        if mode not in ("hybrid", "vector", "keyword"):
+            raise EdgeError(f"unknown search mode {mode!r}")
+        embed_ms = 0.0
+        vec: list[tuple[int, float]] = []
+        if mode != "keyword":
+            emb = self._need_embedder()
+            t0 = time.perf_counter()
+            qvec = emb.embed_one(query)
+            embed_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        if mode != "keyword":
+            vec = self.vector_search(qvec, CANDIDATES if mode == "hybrid" else k)
+        kw = self.keyword_search(query, CANDIDATES if mode == "hybrid" else k) if mode != "vector" else []
+        scores: dict[int, float] = {}
+        vrank = {cid: r for r, (cid, _) in enumerate(vec, 1)}
+        krank = {cid: r for r, (cid, _) in enumerate(kw, 1)}
+        if mode == "hybrid":
+            for cid, r in vrank.items():
+                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + r)
+            for cid, r in krank.items():
+                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + r)
+        elif mode == "vector":
+            scores = {cid: 1.0 - d for cid, d in vec}
+        else:
+            scores = {cid: -s for cid, s in kw}
+        top = sorted(scores.items(), key=lambda x: -x[1])[:k]
+        results = []
+        for cid, score in top:
+            r = self.chunk(cid)
+            if r is None:  # deleted between the two queries by a concurrent writer
+                continue
+            r.score, r.vector_rank, r.keyword_rank = score, vrank.get(cid), krank.get(cid)
+            results.append(r)
+        search_ms = (time.perf_counter() - t0) * 1000
+        return results, embed_ms, search_ms
+
+    # -- writing ---------------------------------------------------------------------------
+    def add(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: Callable[[FileOutcome], None] | None = None,
+        batch_chunks: int = 64,
+    ) -> AddReport:
+        """Index files and folders (recursively). Unchanged files are no-ops; changed ones have
+        their chunks replaced atomically; one bad file never stops the batch."""
+        emb = self._need_embedder()
+        rep = AddReport()
+        t_start = time.perf_counter()
+        pending: list[tuple[Path, dict, list[Chunk]]] = []
+
+        def emit(o: FileOutcome) -> None:
+            rep.outcomes.append(o)
+            if progress:
+                progress(o)
+
+        def flush() -> None:
+            if not pending:
+                return
+            texts = [c.embed_text() for _, _, cs in pending for c in cs]
+            t0 = time.perf_counter()
+            vecs = emb.embed(texts)
+            rep.embed_seconds += time.perf_counter() - t0
+            i = 0
+            for path, info, chunks in pending:
+                v = vecs[i : i + len(chunks)]
+                i += len(chunks)
+                status = self._write_document(path, info, chunks, v)
+                emit(FileOutcome(str(path), status, chunks=len(chunks), tokens=sum(c.n_tokens for c in chunks)))
+            pending.clear()
+
+        for path, problem in iter_files(paths):
+            if problem is not None:
+                emit(problem)
+                continue
+            prepared = self._prepare(path)
+            if isinstance(prepared, FileOutcome):
+                emit(prepared)
+                continue
+            info, chunks = prepared
+            pending.append((path, info, chunks))
+            if sum(len(c) for _, _, c in pending) >= batch_chunks:
+                flush()
+        flush()
+        rep.seconds = time.perf_counter() - t_start
+        return rep
+
+    def _prepare(self, path: Path):
+        kind = kind_of(path)
+        try:
+            st = path.stat()
+            if st.st_size > MAX_FILE_BYTES:
+                return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB)")
+            data = path.read_bytes()
+        except PermissionError:
+            return FileOutcome(str(path), "failed", "permission denied")
+        except OSError as e:
+            return FileOutcome(str(path), "failed", e.strerror or str(e))
+        if b"\x00" in data[:8192]:
+            return FileOutcome(str(path), "failed", "binary file (NUL bytes), not text")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return FileOutcome(str(path), "failed", f"not valid UTF-8 (byte {e.start})")
+        sha = hashlib.sha256(data).hexdigest()
+        row = self.conn.execute("SELECT sha256 FROM documents WHERE path = ?", (str(path),)).fetchone()
+        if row and row[0] == sha:
+            return FileOutcome(str(path), "unchanged")
+        if not text.strip():
+            return FileOutcome(str(path), "skipped", "empty file")
+        lines = text.lstrip("\ufeff").splitlines()
+        chunks = chunk_lines(lines, kind, self.embedder.count_tokens, max_tokens=min(CHUNK_TOKENS, self.embedder.max_tokens), overlap_tokens=CHUNK_OVERLAP)
+        info = {"sha256": sha, "mtime": st.st_mtime, "size": st.st_size, "title": title_of(lines, kind, path.stem), "kind": kind}
+        return info, chunks
+
+    def _write_document(self, path: Path, info: dict, chunks: list[Chunk], vecs: np.ndarray) -> str:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            row = c.execute("SELECT id FROM documents WHERE path = ?", (str(path),)).fetchone()
+            if row:
+                self._delete_chunks(row[0])
+                c.execute(
+                    "UPDATE documents SET sha256=?, mtime=?, size=?, title=?, kind=?, n_chunks=?, indexed_at=? WHERE id=?",
+                    (info["sha256"], info["mtime"], info["size"], info["title"], info["kind"], len(chunks), time.time(), row[0]),
+                )
+                doc_id, status = row[0], "updated"
+            else:
+                cur = c.execute(
+                    "INSERT INTO documents(path, sha256, mtime, size, title, kind, n_chunks, indexed_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (str(path), info["sha256"], info["mtime"], info["size"], info["title"], info["kind"], len(chunks), time.time()),
+                )
+                doc_id, status = cur.lastrowid, "added"
+            for seq, (ch, v) in enumerate(zip(chunks, vecs)):
+                cid = c.execute(
+                    "INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text) VALUES (?,?,?,?,?,?,?)",
+                    (doc_id, seq, ch.heading, ch.line_start, ch.line_end, ch.n_tokens, ch.text),
+                ).lastrowid
+                blob = vec_blob(v)
+                c.execute("INSERT INTO chunks_vec(rowid, embedding) VALUES (?, ?)", (cid, blob))
+                c.execute("INSERT INTO chunks_bin(rowid, embedding) VALUES (?, vec_quantize_binary(?))", (cid, blob))
+                c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, ?, ?)", (cid, ch.heading, ch.text))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return status
+
+    def _delete_chunks(self, doc_id: int) -> None:
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for table in ("chunks_vec", "chunks_bin", "chunks_fts"):
+                if table != "chunks_fts" and "embedder" not in self.meta:
+                    continue
+                self.conn.execute(f"DELETE FROM {table} WHERE rowid IN ({marks})", part)
+        self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+
+    def remove(self, path: str | Path) -> list[str]:
+        """Remove a document, or every document under a folder; returns the paths removed."""
+        p = str(Path(path).expanduser().resolve(strict=False))
+        rows = self.conn.execute(
+            "SELECT id, path FROM documents WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+            (p, _like_prefix(p.rstrip(os.sep) + os.sep)),
+        ).fetchall()
+        removed = []
+        for doc_id, dpath in rows:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_chunks(doc_id)
+                self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            removed.append(dpath)
+        return removed
+
+    def sync(self, folder: str | Path, *, progress=None) -> AddReport:
+        """Add new and changed files under `folder`, and drop documents whose files vanished."""
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise EdgeError(f"{folder}: not a folder")
+        rep = self.add([root], progress=progress)
+        prefix = str(root.resolve()).rstrip(os.sep) + os.sep
+        for (dpath,) in self.conn.execute(
+            "SELECT path FROM documents WHERE path LIKE ? ESCAPE '\\'", (_like_prefix(prefix),)
+        ).fetchall():
+            if not Path(dpath).is_file() or kind_of(Path(dpath)) is None:
+                rep.removed.extend(self.remove(dpath))
+        return rep
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome | None]]:
+    """Yield (file, None) for every indexable file under `paths`, or (path, outcome) for a problem.
+
+    Folders are walked recursively in sorted order, following symbolic links but never into a
+    folder already visited (so link loops end); hidden files and folders are passed over.
+    """
+    seen_dirs: set[str] = set()
+    seen_files: set[str] = set()
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if not p.exists():
+            why = "broken symbolic link" if p.is_symlink() else "no such file or folder"
+            yield p, FileOutcome(str(p), "failed", why)
+            continue
+        if p.is_file():
+            rp = p.resolve()
+            if kind_of(rp) is None and kind_of(p) is None:
+                yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst and .txt")
+            elif str(rp) not in seen_files:
+                seen_files.add(str(rp))
+                yield rp, None
+            continue
+        for dirpath, dirnames, filenames in os.walk(p, followlinks=True, onerror=None):
+            real = os.path.realpath(dirpath)
+            if real in seen_dirs:
+                yield Path(dirpath), FileOutcome(dirpath, "skipped", "symbolic link loop (folder already visited)")
+                dirnames[:] = []
+                continue
+            seen_dirs.add(real)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                fp = Path(dirpath) / name
+                if kind_of(fp) is None:
+                    continue  # other kinds in a folder are passed over silently; counted in --json? no: noise
+                if not fp.exists():
+                    yield fp, FileOutcome(str(fp), "failed", "broken symbolic link")
+                    continue
+                rp = fp.resolve()
+                if str(rp) in seen_files:
+                    continue
+                seen_files.add(str(rp))
+                yield rp, None
