@@ -107,3 +107,32 @@ def run_edge(*args, env=None, input=None, timeout=300, cwd=None):
 
 def parse_json(out: str):
     return json.loads(out)
+
+
+@pytest.fixture(scope="session")
+def embedder(pulled_models):
+    from edge.config import load_settings
+    from edge.rag.embed import load_embedder
+
+    return load_embedder(load_settings(home=str(pulled_models.parent), embed_threads=2))
+
+
+@pytest.fixture(scope="session")
+def sample_index_file(embedder, tmp_path_factory) -> Path:
+    """The sample manual indexed once per session (copied by the tests that use it)."""
+    from edge.rag.store import Index
+
+    path = tmp_path_factory.mktemp("sample-index") / "index.db"
+    idx = Index(path, embedder)
+    rep = idx.add([ROOT / "build" / "knowledge"])
+    assert not rep.failed
+    idx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    idx.close()
+    return path
+
+
+@pytest.fixture
+def sample_home(real_home, sample_index_file) -> Path:
+    """A private EDGE_HOME with the real models and the sample manual indexed."""
+    shutil.copy(sample_index_file, real_home / "index.db")
+    return real_home

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.real
+
+
+def test_shape_normalised_and_semantic(embedder):
+    v = embedder.embed(["The battery is charged by the solar panels.", "Solar panels charge the battery.", "Paris is in France."])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > 0.7 > v[0] @ v[2]
+
+
+def test_batching_does_not_change_results_or_order(embedder):
+    texts = [("word " * n).strip() + f" {n}" for n in (3, 90, 10, 40, 1, 120, 7)]
+    together = embedder.embed(texts, batch_size=3)
+    alone = np.stack([embedder.embed_one(t) for t in texts])
+    assert np.allclose(together, alone, atol=2e-3)  # int8 kernels differ slightly with padding
+
+
+def test_empty_input_and_ids(embedder):
+    assert embedder.embed([]).shape == (0, 384)
+    assert embedder.id.startswith("minilm-l6-v2-int8@") and embedder.dim == 384
+    assert embedder.count_tokens("hello world") == 4  # [CLS] hello world [SEP]
