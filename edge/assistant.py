@@ -81,7 +81,7 @@ class Assistant:
         return self.artifact.name if self.artifact else (self.settings.model or "")
 
     def mode(self, rag: bool) -> str:
-        base = "ft" if self.artifact is not None and self.artifact.source == "build" else "base"
+        base = "ft" if self.artifact is not None and self.artifact.role == "ft" else "base"
         return base + ("+rag" if rag else "")
 
     def sampling(self, **over) -> SamplingParams:

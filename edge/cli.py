@@ -188,6 +188,45 @@ def cmd_models_add(args) -> int:
     return 0
 
 
+def cmd_models_build(args) -> int:
+    from .train.build import build_models
+
+    store = _store(args)
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    built = build_models(store, types=tuple(args.types), log=log)
+    if args.json:
+        _print_json([{"name": a.name, "path": str(store.path(a)), "sha256": a.sha256, "size": a.size, "role": a.role} for a in built])
+    else:
+        for a in built:
+            print(f"{a.name}  {_fmt_size(a.size)}  {a.sha256}")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from pathlib import Path
+
+    from .train.finetune import finetune
+    from .train.trainer import TrainConfig
+
+    s = _settings(args)
+    cfg = TrainConfig(device=args.device, threads=s.n_threads)
+    for k in ("epochs", "max_steps", "lora_rank", "lora_alpha", "lr", "batch_tokens", "seed"):
+        v = getattr(args, k)
+        if v is not None:
+            setattr(cfg, k, v)
+    if cfg.lora_rank < 1 or cfg.lr <= 0 or cfg.epochs <= 0:
+        raise EdgeError("--lora-rank must be >= 1, --lr and --epochs > 0")
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    res = finetune(s, Path(args.data), cfg=cfg, name=args.name, base_name=args.base or "", out=Path(args.out) if args.out else None,
+                   quant=args.quant, resume=not args.restart, log=log)
+    if args.json:
+        _print_json({k: v for k, v in res.items() if k != "loss_history"})
+    else:
+        print(f"fine-tuned model {res['name']} is ready: edge ask --model {res['name']} \"...\"")
+        print(f"adapter: {res['adapter']}")
+    return 0
+
+
 def cmd_models_remove(args) -> int:
     store = _store(args)
     store.remove(args.name)
@@ -259,10 +298,37 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--name", required=True, help="name to use it by")
     ma.add_argument("--json", action="store_true", help="machine-readable output")
     ma.set_defaults(func=cmd_models_add)
+    mb = msub.add_parser("build", help="build the fine-tuned models from the base and the shipped adapter (no torch)",
+                         description="Merge the shipped LoRA adapter into the pulled base model and quantize it (Q8_0, Q4_0); "
+                         "the base is re-quantized to the same types for fair comparisons. Deterministic.")
+    mb.add_argument("--types", nargs="+", default=["q8_0", "q4_0"], choices=["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "f16"], help="quantizations to build (default q8_0 q4_0)")
+    mb.add_argument("--json", action="store_true", help="machine-readable output")
+    mb.set_defaults(func=cmd_models_build)
     mr = msub.add_parser("remove", help="delete a model file", description="Delete a model's file (a catalog model can be pulled again).")
     mr.add_argument("name")
     mr.set_defaults(func=cmd_models_remove)
     m.set_defaults(func=lambda args: (m.print_help(), 2)[1])
+
+    f = sub.add_parser("finetune", help="fine-tune a LoRA adapter on your chat JSONL (needs the train extra)",
+                       description="Train a LoRA adapter on a chat-format JSONL file ({\"messages\": [...]} per line), then build a "
+                       "quantized GGUF that edge runs at once. The file is validated before anything is trained.")
+    f.add_argument("--data", required=True, help="training data, chat-format JSONL")
+    f.add_argument("--name", default="my-ft", help="name of the fine-tuned model (default my-ft)")
+    f.add_argument("--base", help="base model name (default: the catalog's language model)")
+    f.add_argument("--epochs", type=float, help="passes over the data (default 3)")
+    f.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    f.add_argument("--lora-rank", type=int, help="LoRA rank (default 16)")
+    f.add_argument("--lora-alpha", type=float, help="LoRA alpha (default 32)")
+    f.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    f.add_argument("--batch-tokens", type=int, help="tokens per batch including padding (default 4096)")
+    f.add_argument("--seed", type=int, help="random seed (default 1234)")
+    f.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    f.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    f.add_argument("--quant", default="q8_0", choices=["q8_0", "q4_0", "f16"], help="quantization of the built model (default q8_0)")
+    f.add_argument("--out", help="folder for checkpoints and the adapter (default $EDGE_HOME/finetune/NAME)")
+    f.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    f.add_argument("--json", action="store_true", help="print a JSON summary")
+    f.set_defaults(func=cmd_finetune)
 
     try:
         from .rag.cli import add_index_parser

@@ -50,6 +50,7 @@ class Artifact:
     inner: str = ""
     license: str = ""
     origin: str = ""  # for local models: where it was added from
+    role: str = ""  # "ft" for a fine-tuned model, "base" for a base model (llm only)
 
 
 def catalog_path() -> Path:
@@ -257,6 +258,8 @@ class ModelStore:
         raise ModelNotFound(f"unknown model {name!r}; known models: {known}")
 
     def path(self, art: Artifact) -> Path:
+        if art.source == "repo":  # shipped in the clone next to the catalog (the LoRA adapter)
+            return catalog_path().parent / art.filename
         return self.dir / art.filename
 
     # verification, with a stamp so `list` does not re-hash 100 MB on every call
@@ -319,7 +322,7 @@ class ModelStore:
         """The fine-tuned build when present, else the catalog's first language model."""
         llms = [a for a in self.artifacts() if a.kind == "llm"]
         preferred = sorted(
-            (a for a in llms if a.source == "build" and self.path(a).is_file()),
+            (a for a in llms if a.role == "ft" and a.source == "build" and self.path(a).is_file()),
             key=lambda a: (0 if "q8_0" in a.name else 1, a.name),
         )
         if preferred:
@@ -355,7 +358,7 @@ class ModelStore:
     def pull(self, names: list[str] | None = None, *, progress: bool = True, log=None) -> list[PullResult]:
         """Download what is missing or damaged; a second run downloads nothing."""
         log = log or (lambda msg: print(msg, file=sys.stderr))
-        arts = [self.get(n) for n in names] if names else [a for a in self._catalog]
+        arts = [self.get(n) for n in names] if names else [a for a in self._catalog if a.source == "pypi"]
         results = []
         for art in arts:
             if art.source != "pypi":

@@ -1,0 +1,81 @@
+"""`edge models build`: the pulled base plus the shipped LoRA adapter -> quantized fine-tuned GGUFs.
+
+numpy + gguf + llama.cpp only (no torch). Deterministic: the same base and adapter give the same
+bytes. The base is also re-quantized to the same types, so base and fine-tuned models can be
+compared at equal quantization (the benchmark does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import IntegrityError, ModelNotFound
+from ..models import Artifact, ModelStore, sha256_file
+from .gguf_io import merge, quantize, read_gguf, read_lora, write_model
+
+BUILD_TYPES = ("q8_0", "q4_0")
+ADAPTER_NAME = "edge-lora"
+
+
+def shipped_adapter() -> tuple[Path, Artifact]:
+    """The adapter committed under models/, and its catalog entry (pinned sha256)."""
+    from ..models import catalog_path, load_catalog
+
+    for a in load_catalog():
+        if a.kind == "lora" and a.name == ADAPTER_NAME:
+            p = catalog_path().parent / a.filename
+            if not p.is_file():
+                raise ModelNotFound(f"the shipped adapter {p} is missing from this clone")
+            return p, a
+    raise ModelNotFound("the catalog has no shipped LoRA adapter")
+
+
+def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None = None, adapter_sha: str | None = None,
+                 name: str = "edge-ft", base_name: str = "", with_base: bool = True, log=print) -> list[Artifact]:
+    """Merge `adapter` (default: the shipped one) into the base and quantize to `types`.
+    Registers and returns the built models."""
+    t0 = time.perf_counter()
+    base_art = store.get(base_name) if base_name else next(a for a in store.artifacts() if a.kind == "llm" and a.source == "pypi")
+    _, base_path = store.resolve_llm(base_art.name)
+    st = store.status(base_art)
+    if not st.verified:
+        raise IntegrityError(f"{base_art.name} failed verification ({st.problem}): run `edge models pull`")
+    if adapter is None:
+        adapter, entry = shipped_adapter()
+        adapter_sha = entry.sha256
+    if adapter_sha:
+        got = sha256_file(adapter)
+        if got != adapter_sha:
+            raise IntegrityError(f"{adapter} does not match its pinned sha256 (got {got[:12]}...): refused")
+    lora, alpha, arch = read_lora(adapter)
+    log(f"reading {base_art.name} ...")
+    base = read_gguf(base_path)
+    if arch and arch != base.arch:
+        raise IntegrityError(f"the adapter is for {arch}, the base is {base.arch}")
+    merged = merge(base, lora, alpha)
+    built = []
+    with tempfile.TemporaryDirectory(dir=store.dir) as tmp:
+        jobs = [(name, merged, "ft", f"{name} (fine-tuned {base_art.name} + {Path(adapter).name})")]
+        if with_base:
+            stem = base_art.name.rsplit("-", 1)[0]  # smollm2-135m-instruct
+            jobs.append((f"{stem}-base", base.tensors, "base", f"{base_art.name} re-quantized"))
+        for job_name, tensors, role, desc in jobs:
+            f16 = Path(tmp) / f"{job_name}-f16.gguf"
+            write_model(base, tensors, f16, name=job_name)
+            for q in types:
+                out_name = f"{job_name}-{q}"
+                dest = store.dir / f"{out_name}.gguf"
+                quantize(f16, dest, q)
+                sha = sha256_file(dest)
+                art = Artifact(name=out_name, kind="llm", filename=dest.name, sha256=sha, size=dest.stat().st_size,
+                               description=f"{desc}, {q.upper()}", source="build", role=role,
+                               origin=f"{base_art.name}+{Path(adapter).name}" if role == "ft" else base_art.name)
+                store._stamp(dest, sha)
+                store.register(art)
+                built.append(art)
+                log(f"built {out_name} ({dest.stat().st_size / 1e6:.1f} MB, sha256 {sha[:12]}...)")
+    log(f"built {len(built)} model(s) in {time.perf_counter() - t0:.1f}s")
+    return built

@@ -1,0 +1,144 @@
+"""A compact llama in torch over a GGUF's own tensors, with LoRA (needs the `train` extra).
+
+Rotary embeddings follow llama.cpp's convention for the llama architecture (LLAMA_ROPE_TYPE_NORM):
+the GGUF converter permutes Q and K so that each rotated pair is two *adjacent* dimensions
+(2i, 2i+1), not the two halves that Hugging Face's code rotates. The base weights are the
+dequantized quantized file (frozen, as in QLoRA); only the LoRA matrices train.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .gguf_io import LORA_TARGETS, GGUFModel, HParams
+
+
+class LoRALinear(nn.Module):
+    """y = x W^T + (alpha / r) * (x A^T) B^T, with W frozen. A starts random, B at zero."""
+
+    def __init__(self, weight: torch.Tensor, *, rank: int, alpha: float):
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.rank = rank
+        self.alpha = alpha
+        if rank > 0:
+            n_out, n_in = weight.shape
+            self.lora_a = nn.Parameter(torch.empty(rank, n_in))
+            self.lora_b = nn.Parameter(torch.zeros(n_out, rank))
+            nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+            self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight)
+        if self.rank > 0:
+            y = y + F.linear(F.linear(x, self.lora_a), self.lora_b) * self.scale
+        return y
+
+
+def rms_norm(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rope_tables(n_pos: int, head_dim: int, theta: float, device=None):
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64, device=device) / head_dim))
+    ang = torch.arange(n_pos, dtype=torch.float64, device=device)[:, None] * inv[None, :]
+    return torch.cos(ang).float(), torch.sin(ang).float()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x: (batch, heads, seq, head_dim); rotate adjacent pairs (llama.cpp NORM mode)."""
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    c, s = cos[None, None], sin[None, None]
+    out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)
+    return out.flatten(-2)
+
+
+class Block(nn.Module):
+    def __init__(self, t: dict, i: int, hp: HParams, rank: int, alpha: float):
+        super().__init__()
+        p = f"blk.{i}."
+        self.attn_norm = nn.Parameter(t[p + "attn_norm.weight"], requires_grad=False)
+        self.ffn_norm = nn.Parameter(t[p + "ffn_norm.weight"], requires_grad=False)
+        self.proj = nn.ModuleDict({name: LoRALinear(t[p + name + ".weight"], rank=rank, alpha=alpha) for name in LORA_TARGETS})
+        self.hp = hp
+
+    def forward(self, x, cos, sin, mask):
+        hp = self.hp
+        b, n, _ = x.shape
+        h = rms_norm(x, self.attn_norm, hp.rms_eps)
+        q = self.proj["attn_q"](h).view(b, n, hp.n_head, hp.head_dim).transpose(1, 2)
+        k = self.proj["attn_k"](h).view(b, n, hp.n_head_kv, hp.head_dim).transpose(1, 2)
+        v = self.proj["attn_v"](h).view(b, n, hp.n_head_kv, hp.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        rep = hp.n_head // hp.n_head_kv
+        if rep > 1:
+            k = k.repeat_interleave(rep, dim=1)
+            v = v.repeat_interleave(rep, dim=1)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.proj["attn_output"](a.transpose(1, 2).reshape(b, n, hp.n_embd))
+        h = rms_norm(x, self.ffn_norm, hp.rms_eps)
+        x = x + self.proj["ffn_down"](F.silu(self.proj["ffn_gate"](h)) * self.proj["ffn_up"](h))
+        return x
+
+
+class LlamaLoRA(nn.Module):
+    """The whole model. `forward(ids, attn_mask)` returns hidden states; `logits(h)` the head."""
+
+    def __init__(self, base: GGUFModel, *, rank: int = 16, alpha: float = 32.0):
+        super().__init__()
+        t = {k: torch.tensor(np.asarray(v, dtype=np.float32)) for k, v in base.tensors.items()}
+        hp = base.hparams
+        self.hp = hp
+        self.rank, self.alpha = rank, alpha
+        self.tok_embd = nn.Parameter(t["token_embd.weight"], requires_grad=False)
+        self.out_norm = nn.Parameter(t["output_norm.weight"], requires_grad=False)
+        # tied embeddings when the file has no output.weight
+        self.output = nn.Parameter(t["output.weight"], requires_grad=False) if "output.weight" in t else None
+        self.blocks = nn.ModuleList(Block(t, i, hp, rank, alpha) for i in range(hp.n_layer))
+        self._rope = None
+
+    def _tables(self, n, device):
+        if self._rope is None or self._rope[0].shape[0] < n:
+            self._rope = rope_tables(max(n, 256), self.hp.head_dim, self.hp.rope_theta, device)
+        return self._rope[0][:n], self._rope[1][:n]
+
+    def forward(self, ids: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (batch, seq) -> final hidden states (batch, seq, n_embd), causal, right-padded."""
+        b, n = ids.shape
+        x = F.embedding(ids, self.tok_embd)
+        cos, sin = self._tables(n, ids.device)
+        mask = torch.ones(n, n, dtype=torch.bool, device=ids.device).tril()
+        if pad_mask is not None:  # keys that are padding are never attended to
+            mask = mask[None, None] & pad_mask[:, None, None, :].bool()
+        for blk in self.blocks:
+            x = blk(x, cos, sin, mask)
+        return rms_norm(x, self.out_norm, self.hp.rms_eps)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.output if self.output is not None else self.tok_embd)
+
+    def lora_parameters(self):
+        return [p for n, p in self.named_parameters() if "lora_" in n]
+
+    def lora_state(self) -> dict:
+        """GGUF tensor name -> (A, B) as numpy, for export."""
+        out = {}
+        for i, blk in enumerate(self.blocks):
+            for name, lin in blk.proj.items():
+                if lin.rank > 0:
+                    out[f"blk.{i}.{name}.weight"] = (lin.lora_a.detach().cpu().numpy().copy(), lin.lora_b.detach().cpu().numpy().copy())
+        return out
+
+    def load_lora_state(self, state: dict) -> None:
+        for i, blk in enumerate(self.blocks):
+            for name, lin in blk.proj.items():
+                key = f"blk.{i}.{name}.weight"
+                if key in state:
+                    a, b = state[key]
+                    lin.lora_a.data.copy_(torch.as_tensor(a))
+                    lin.lora_b.data.copy_(torch.as_tensor(b))

@@ -1,0 +1,182 @@
+"""Fine-tuning: data validation, golden logits against llama.cpp, training, export, merge, build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.errors import UsageError
+from edge.train.data import validate_jsonl
+
+from ..conftest import run_edge
+
+LOGIT_TOL = 0.05  # max |Δ| on logits of magnitude ~10; measured 0.016 on this machine
+
+
+def test_bad_jsonl_is_refused_with_line_numbers(tmp_path):
+    p = tmp_path / "d.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    p.write_text("\n".join([good, "{not json", json.dumps({"messages": [{"role": "user", "content": "q"}]}), good,
+                            json.dumps({"text": "x"}), json.dumps({"messages": [{"role": "robot", "content": "q"}, {"role": "assistant", "content": "a"}]})]))
+    with pytest.raises(UsageError) as e:
+        validate_jsonl(p)
+    msg = str(e.value)
+    assert "4 bad record(s)" in msg and "line 2 (not JSON" in msg and "3 (does not end" in msg and "5 (no \"messages\"" in msg and "6 (" in msg
+    assert "\n" not in msg
+
+
+def test_finetune_cli_refuses_bad_data_before_training(real_home, tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"messages": []}\n')
+    r = run_edge("finetune", "--data", str(p))
+    assert r.returncode == 2 and "line 1" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- the rest needs torch (the `train` extra) ---------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+from edge.train.gguf_io import merge, read_gguf, read_lora, write_lora, write_model  # noqa: E402
+
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(scope="module")
+def base(real_llm_path):
+    return read_gguf(real_llm_path)
+
+
+@pytest.fixture(scope="module")
+def base_f32(base, tmp_path_factory):
+    p = tmp_path_factory.mktemp("f32") / "base-f32.gguf"
+    return write_model(base, base.tensors, p, f16=False)
+
+
+def llama_logits(path, tokens, lora=None):
+    from llama_cpp import Llama
+
+    from edge.llm import _quiet_stderr
+
+    with _quiet_stderr(True):
+        llm = Llama(str(path), n_ctx=256, logits_all=True, verbose=False, n_threads=2, lora_path=str(lora) if lora else None)
+    llm.reset()
+    llm.eval(tokens)
+    out = np.array(llm.scores[: len(tokens)])
+    with _quiet_stderr(True):
+        llm.close()
+    return out
+
+
+TOKENS_TEXT = "<|im_start|>user\nWhat torque do the battery terminals need?<|im_end|>\n<|im_start|>assistant\nThe terminals"
+
+
+@pytest.fixture(scope="module")
+def tokens(real_llm_path):
+    from edge.train.data import Tokenizer
+
+    return Tokenizer(real_llm_path).builder._tokenize(TOKENS_TEXT)
+
+
+def test_golden_torch_logits_match_llama_cpp(base, base_f32, tokens):
+    from edge.train.model import LlamaLoRA
+
+    torch.set_num_threads(2)
+    model = LlamaLoRA(base, rank=0)
+    with torch.no_grad():
+        ours = model.logits(model(torch.tensor([tokens])))[0].numpy()
+    ref = llama_logits(base_f32, tokens)
+    diff = np.abs(ours - ref).max()
+    print(f"max |logit diff| torch vs llama.cpp: {diff:.4f}")
+    assert diff < LOGIT_TOL
+    assert (ours.argmax(-1) == ref.argmax(-1)).all()
+
+
+def random_lora(base, rank=8, seed=0, scale=0.02):
+    rng = np.random.default_rng(seed)
+    lora = {}
+    for name, w in base.tensors.items():
+        if name.endswith(("attn_q.weight", "attn_v.weight", "ffn_down.weight")):
+            lora[name] = ((rng.standard_normal((rank, w.shape[1])) * scale).astype(np.float32),
+                          (rng.standard_normal((w.shape[0], rank)) * scale).astype(np.float32))
+    return lora
+
+
+def test_golden_merged_gguf_matches_base_plus_runtime_adapter(base, base_f32, tokens, tmp_path):
+    lora = random_lora(base)
+    adapter = write_lora(base, lora, tmp_path / "a.gguf", alpha=16.0, f16=False)
+    back, alpha, arch = read_lora(adapter)
+    assert alpha == 16.0 and arch == "llama" and set(back) == set(lora)
+    merged = write_model(base, merge(base, lora, alpha), tmp_path / "merged.gguf", f16=False)
+    with_adapter = llama_logits(base_f32, tokens, lora=adapter)
+    from_merged = llama_logits(merged, tokens)
+    plain = llama_logits(base_f32, tokens)
+    assert np.abs(with_adapter - plain).max() > 1.0, "the adapter really changes the model"
+    diff = np.abs(with_adapter - from_merged).max()
+    print(f"max |logit diff| merged vs base+runtime adapter: {diff:.4f}")
+    assert diff < LOGIT_TOL
+
+
+def test_tiny_training_lowers_the_loss_and_the_adapter_loads(real_home, real_llm_path, base, tmp_path):
+    from edge.llm import Engine, SamplingParams
+    from edge.train.data import Tokenizer
+    from edge.train.model import LlamaLoRA
+    from edge.train.trainer import TrainConfig, train
+
+    tk = Tokenizer(real_llm_path)
+    recs = [[{"role": "user", "content": f"What is the code of widget {i}?"}, {"role": "assistant", "content": f"Widget {i} has code QX-{i * 37 % 1000}."}] for i in range(8)]
+    examples = [tk.example(r) for r in recs]
+    torch.manual_seed(0)
+    model = LlamaLoRA(base, rank=4, alpha=8)
+    res = train(model, examples, TrainConfig(max_steps=6, epochs=6, batch_tokens=4096, lr=3e-3, warmup_steps=1, checkpoint_every=3), tmp_path / "run", log=lambda m: None)
+    assert res["steps"] == 6
+    assert res["history"][-1] < res["history"][0] * 0.7, res["history"]
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+    adapter = write_lora(base, model.lora_state(), tmp_path / "tiny.gguf", alpha=8)
+    eng = Engine(real_llm_path, n_ctx=512, n_threads=2, lora_path=adapter, checked=True)
+    try:
+        out = eng.complete(eng.builder.build("What is the code of widget 3?", budget=400).tokens, SamplingParams(max_tokens=16))
+        assert out.timings.completion_tokens > 0
+    finally:
+        eng.close()
+
+
+def test_training_resumes_from_its_checkpoint(real_llm_path, base, tmp_path):
+    from edge.train.data import Tokenizer
+    from edge.train.model import LlamaLoRA
+    from edge.train.trainer import TrainConfig, train
+
+    tk = Tokenizer(real_llm_path)
+    examples = [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+    cfg = TrainConfig(max_steps=4, epochs=4, batch_tokens=64, lr=1e-3, warmup_steps=1, checkpoint_every=2)
+    torch.manual_seed(0)
+    full = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "a", log=lambda m: None)
+    torch.manual_seed(0)
+    cfg2 = TrainConfig(**{**cfg.__dict__, "max_steps": 2})
+    train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg2, tmp_path / "b", log=lambda m: None)
+    # continue the same run to 4 steps: the checkpoint holds step 2; config must match to resume
+    import torch as _t
+
+    ck = _t.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    ck["config"]["max_steps"] = 4
+    _t.save(ck, tmp_path / "b" / "checkpoint.pt")
+    torch.manual_seed(0)
+    resumed = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "b", log=lambda m: None)
+    assert resumed["steps"] == 4
+    assert np.allclose(resumed["history"], full["history"], rtol=1e-3, atol=1e-4)
+
+
+def test_models_build_is_deterministic(real_home, base, tmp_path):
+    from edge.models import ModelStore
+    from edge.train.build import build_models
+
+    adapter = write_lora(base, random_lora(base, seed=3), tmp_path / "a.gguf", alpha=16.0)
+    store = ModelStore(real_home)
+    first = build_models(store, types=("q8_0",), adapter=adapter, name="t-ft", with_base=False, log=lambda m: None)
+    second = build_models(store, types=("q8_0",), adapter=adapter, name="t-ft", with_base=False, log=lambda m: None)
+    assert first[0].sha256 == second[0].sha256
+    assert store.get("t-ft-q8_0").role == "ft" and store.default_llm().name == "t-ft-q8_0"
+    r = run_edge("ask", "Say hello.", "--json", "--max-tokens", "8")
+    assert r.returncode == 0 and json.loads(r.stdout)["mode"] == "ft"
