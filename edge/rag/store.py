@@ -53,10 +53,12 @@ def _m1(conn) -> None:
         """CREATE TABLE chunks(
             id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
             seq INTEGER NOT NULL, heading TEXT NOT NULL, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
-            n_tokens INTEGER NOT NULL, text TEXT NOT NULL)"""
+            n_tokens INTEGER NOT NULL, text TEXT NOT NULL,
+            embedding BLOB NOT NULL)"""  # little-endian float32, to re-rank a shortlist by rowid
     )
     conn.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
     conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(heading, text, tokenize='unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row)")
 
 
 MIGRATIONS = [_m1]
@@ -121,14 +123,15 @@ def vec_blob(v: np.ndarray) -> bytes:
     return np.asarray(v, dtype="<f4").tobytes()
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 query from free text: every meaningful term, OR-ed; codes like NB-BAT-2210 as phrases."""
+def fts_query(text: str, drop: set[str] | frozenset = frozenset()) -> str:
+    """An FTS5 query from free text: every meaningful term, OR-ed; codes like NB-BAT-2210 as phrases.
+    Single words in `drop` are left out (codes never are)."""
     terms = []
     for tok in re.findall(r"[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)*", text):
         parts = [p for p in re.split(r"[-_./]", tok.lower()) if p]
         if len(parts) == 1:
             w = parts[0]
-            if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
+            if w in STOPWORDS or w in drop or (len(w) < 2 and not w.isdigit()):
                 continue
             terms.append(f'"{w}"')
         else:
@@ -238,8 +241,9 @@ class Index:
         ids = [r[0] for r in short]
         if not ids:
             return []
+        # vec0 point lookups are slow (65 ms for 200 at 100k rows); the chunks table's copy is a B-tree hit
         rows = self.conn.execute(
-            f"SELECT rowid, embedding FROM chunks_vec WHERE rowid IN ({','.join('?' * len(ids))})", ids
+            f"SELECT id, embedding FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids
         ).fetchall()
         mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
         dist = 1.0 - mat @ np.asarray(qvec, dtype=np.float32)
@@ -247,12 +251,24 @@ class Index:
         return [(rows[i][0], float(dist[i])) for i in order]
 
     def keyword_search(self, query: str, n: int) -> list[tuple[int, float]]:
-        q = fts_query(query)
+        total = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        q = fts_query(query, self._common_terms(query, total) if total > EXACT_LIMIT else ())
         if not q:
             return []
         return self.conn.execute(
             "SELECT rowid, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?", (q, n)
         ).fetchall()
+
+    def _common_terms(self, query: str, total: int) -> set[str]:
+        """Terms in more than 2 % of chunks: near-zero BM25 weight, yet they make a large index
+        score tens of thousands of rows. Dropped from the query on large indexes only."""
+        words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", query)}
+        if not words:
+            return set()
+        rows = self.conn.execute(
+            f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({','.join('?' * len(words))})", sorted(words)
+        ).fetchall()
+        return {t for t, d in rows if d > 0.02 * total}
 
     def search(self, query: str, *, k: int = 5, mode: str = "hybrid") -> tuple[list[SearchResult], float, float]:
         """Top `k` chunks for `query`; returns (results, embed_ms, search_ms)."""
@@ -390,11 +406,11 @@ class Index:
                 )
                 doc_id, status = cur.lastrowid, "added"
             for seq, (ch, v) in enumerate(zip(chunks, vecs)):
-                cid = c.execute(
-                    "INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text) VALUES (?,?,?,?,?,?,?)",
-                    (doc_id, seq, ch.heading, ch.line_start, ch.line_end, ch.n_tokens, ch.text),
-                ).lastrowid
                 blob = vec_blob(v)
+                cid = c.execute(
+                    "INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text, embedding) VALUES (?,?,?,?,?,?,?,?)",
+                    (doc_id, seq, ch.heading, ch.line_start, ch.line_end, ch.n_tokens, ch.text, blob),
+                ).lastrowid
                 c.execute("INSERT INTO chunks_vec(rowid, embedding) VALUES (?, ?)", (cid, blob))
                 c.execute("INSERT INTO chunks_bin(rowid, embedding) VALUES (?, vec_quantize_binary(?))", (cid, blob))
                 c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, ?, ?)", (cid, ch.heading, ch.text))
