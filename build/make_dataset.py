@@ -10,7 +10,8 @@ system prompt: the model is trained on exactly the format it is asked in.
 
     .venv/bin/python build/make_dataset.py [--out build/dataset]
 
-Writes train.jsonl and eval.jsonl ({"messages": [...]} per line; eval items also carry
+Writes train.jsonl and eval.jsonl ({"messages": [...]} per line; train records carry a "kind",
+closed_book | open_book | unanswerable_closed | general; eval items also carry
 "id", "category", "contains" and, for changed facts, "contains_v2") and report.json (sizes,
 token counts).
 """
@@ -89,7 +90,7 @@ def main() -> int:
             if f["split"] != "train":
                 continue
             for q in f["questions"]:
-                train.append({"messages": msgs(q, system=system, answer=f["answer"])})
+                train.append({"kind": "closed_book", "messages": msgs(q, system=system, answer=f["answer"])})
                 stats["closed_book"] += 1
             # open book: the question as the index really answers it
             q = f["questions"][rng.randrange(len(f["questions"]))]
@@ -101,12 +102,12 @@ def main() -> int:
             else:
                 ans = REFUSAL
                 stats["open_book_refusal"] += 1
-            train.append({"messages": msgs(q, system=system, passages=passages, answer=ans)})
+            train.append({"kind": "open_book", "messages": msgs(q, system=system, passages=passages, answer=ans)})
         for u in facts["unanswerable"]:
             if u["split"] != "train":
                 continue
-            train.append({"messages": msgs(u["question"], system=system, answer=REFUSAL)})
-            train.append({"messages": msgs(u["question"], system=system, passages=retrieve(u["question"]), answer=REFUSAL)})
+            train.append({"kind": "unanswerable_closed", "messages": msgs(u["question"], system=system, answer=REFUSAL)})
+            train.append({"kind": "open_book", "messages": msgs(u["question"], system=system, passages=retrieve(u["question"]), answer=REFUSAL)})
             stats["unanswerable_closed"] += 1
             stats["unanswerable_open"] += 1
 
@@ -115,7 +116,7 @@ def main() -> int:
             built = engine.builder.build(q, budget=768, system=system)
             ans = engine.complete(built.tokens, SamplingParams(max_tokens=96, temperature=0.0, repeat_penalty=1.1)).text.strip()
             if ans:
-                train.append({"messages": msgs(q, system=system, answer=ans)})
+                train.append({"kind": "general", "messages": msgs(q, system=system, answer=ans)})
                 stats["general"] += 1
         engine.close()
 

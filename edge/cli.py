@@ -99,7 +99,7 @@ def cmd_chat(args) -> int:
     from .tui.app import run_chat
 
     s = _settings(args)
-    return run_chat(s, resume=getattr(args, "resume", False))
+    return run_chat(s)
 
 
 def cmd_doctor(args) -> int:
@@ -227,6 +227,41 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from pathlib import Path
+
+    from .bench.report import write
+    from .bench.runner import BenchConfig, run_bench
+
+    s = _settings(args)
+    try:
+        threads = [int(x) for x in args.threads.split(",")] if args.threads else [s.n_threads]
+        quants = [q.strip() for q in args.quants.split(",")] if args.quants else None
+    except ValueError:
+        raise EdgeError("--threads takes a comma-separated list of whole numbers, e.g. 1,2,4") from None
+    if any(t < 1 for t in threads):
+        raise EdgeError("--threads must be >= 1")
+    cfg = BenchConfig.quick_config(threads) if args.quick else BenchConfig(threads=threads)
+    if quants:
+        bad = [q for q in quants if q not in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "f16")]
+        if bad:
+            raise EdgeError(f"unknown quantization {bad[0]!r}")
+        cfg.quants = quants
+    if args.max_tokens:
+        cfg.max_tokens = args.max_tokens
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    res = run_bench(s, cfg, log=log)
+    out = Path(args.out)
+    files = write(res, out)
+    if args.json:
+        _print_json(res["summary"])
+    else:
+        print(f"benchmark done in {res['seconds']:.0f}s; report: {out / 'report.md'}")
+        for f in files:
+            print(f"  {f}")
+    return 0
+
+
 def cmd_models_remove(args) -> int:
     store = _store(args)
     store.remove(args.name)
@@ -272,7 +307,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="open the terminal chat UI", description="Open the terminal chat UI.")
     _gen_flags(c)
-    c.add_argument("--resume", action="store_true", help="continue the last conversation")
     c.set_defaults(func=cmd_chat)
 
     d = sub.add_parser("doctor", help="check this machine, SQLite, llama.cpp and the models", description="Check this machine, SQLite + sqlite-vec, llama.cpp and the models; exit 1 if something is wrong.")
@@ -329,6 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     f.add_argument("--json", action="store_true", help="print a JSON summary")
     f.set_defaults(func=cmd_finetune)
+
+    b = sub.add_parser("bench", help="measure retrieval vs fine-tuning on this machine (latency, accuracy, freshness)",
+                       description="Benchmark the modes base, base+rag, ft and ft+rag across quantizations and thread counts: "
+                       "latency by stage, accuracy on the held-out set, freshness after a document revision, peak memory, and raw "
+                       "llama.cpp as a baseline. Writes results.json, report.md and PNG charts to --out.")
+    b.add_argument("--out", default="bench-out", help="output folder (default ./bench-out)")
+    b.add_argument("--quick", action="store_true", help="a few questions per mode, Q8_0 only: a few minutes (what CI runs)")
+    b.add_argument("--threads", help="comma-separated thread counts, e.g. 1,2,4 (default: physical cores)")
+    b.add_argument("--quants", help="comma-separated quantizations built by `edge models build` (default q8_0,q4_0)")
+    b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
+    b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    b.set_defaults(func=cmd_bench)
 
     try:
         from .rag.cli import add_index_parser

@@ -32,6 +32,9 @@ echo "==> installing edge and its dependencies (the first time, llama.cpp compil
 echo "==> pulling the pinned models"
 .venv/bin/edge models pull
 
+echo "==> building the fine-tuned model from the shipped adapter"
+.venv/bin/edge models build
+
 echo "==> indexing the sample manual (build/knowledge/)"
 .venv/bin/edge index add --sample --quiet
 

@@ -56,15 +56,24 @@ def pulled_models() -> Path:
     return home / "models"
 
 
-def link_models(pulled: Path, home: Path) -> Path:
+def link_models(pulled: Path, home: Path, *, built: bool = False) -> Path:
+    """Link the pulled catalog models (and, with `built`, the models `edge models build` made)."""
+    from edge.models import ModelStore
+
     models = home / "models"
     models.mkdir(parents=True, exist_ok=True)
+    src = ModelStore(pulled.parent)
+    wanted = {a.filename for a in src.artifacts() if a.source == "pypi" or (built and a.source == "build")}
     for p in pulled.iterdir():
-        if p.is_file() and not p.name.startswith(".") and p.name != "local.json":
+        if p.is_file() and p.name in wanted:
             (models / p.name).symlink_to(p)
     stamps = pulled / ".verified.json"
     if stamps.exists():
         shutil.copy(stamps, models / ".verified.json")
+    if built and (pulled / "local.json").exists():
+        data = json.loads((pulled / "local.json").read_text())
+        keep = {k: v for k, v in data.items() if v.get("source") == "build" and v.get("filename") in wanted}
+        (models / "local.json").write_text(json.dumps(keep))
     return home
 
 
@@ -72,6 +81,29 @@ def link_models(pulled: Path, home: Path) -> Path:
 def real_home(pulled_models, _isolated_home) -> Path:
     """A private EDGE_HOME whose models are the real pulled ones (symlinked)."""
     return link_models(pulled_models, _isolated_home)
+
+
+@pytest.fixture(scope="session")
+def built_models(pulled_models) -> Path:
+    """The fine-tuned and re-quantized models, built once (idempotent) from the shipped adapter."""
+    from edge.models import ModelStore
+    from edge.train.build import build_models
+
+    store = ModelStore(pulled_models.parent)
+    names = ["edge-ft-q8_0", "edge-ft-q4_0", "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"]
+    try:
+        ok = all(store.status(store.get(n)).verified for n in names)
+    except Exception:
+        ok = False
+    if not ok:
+        build_models(store, log=lambda m: None)
+    return pulled_models
+
+
+@pytest.fixture
+def built_home(built_models, _isolated_home) -> Path:
+    """A private EDGE_HOME with the pulled and the built models."""
+    return link_models(built_models, _isolated_home, built=True)
 
 
 @pytest.fixture(scope="session")

@@ -61,3 +61,39 @@ def test_escape_stops_an_answer_and_keeps_the_text(real_home):
             assert ans.query(".stopped")
 
     asyncio.run(run())
+
+
+def test_retrieval_answers_list_their_sources(sample_home):
+    from edge.rag import open_retriever
+
+    async def run():
+        s = load_settings(rag=True)
+        app = EdgeApp(s, retriever=open_retriever(s))
+        async with app.run_test(size=(100, 40)) as pilot:
+            await ask(pilot, "What torque do the battery terminal bolts need?")
+            await wait_until(pilot, lambda: answers(app) and answers(app)[0].query(".sources"), what="sources")
+            text = str(answers(app)[0].query_one(".sources").render())
+            assert "[1]" in text and "build/knowledge/" in text and "lines" in text
+
+    asyncio.run(run())
+
+
+def test_markup_in_documents_and_answers_is_shown_literally(real_home):
+    from edge.tui.widgets.message import MessageView
+
+    async def run():
+        app = EdgeApp(load_settings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            view = MessageView("assistant", pending=True)
+            await app.screen.query_one("#messages").mount(view)
+            view.finish("stats [bold]x[/bold]", sources=["doc.md, lines 1-2, [@click=app.quit]Quit[/]"])
+            await pilot.pause()
+            src = str(view.query_one(".sources").render())
+            assert "[@click=app.quit]Quit[/]" in src
+            assert "[bold]x[/bold]" in str(view.query_one(".stats").render())
+            user = MessageView("user", "[red]not red[/red]")
+            await app.screen.query_one("#messages").mount(user)
+            await pilot.pause()
+            assert "[red]not red[/red]" in str(user.query_one(".user-text").render())
+
+    asyncio.run(run())

@@ -49,8 +49,12 @@ def make_batches(lengths: list[int], batch_tokens: int, rng: random.Random) -> l
     return batches
 
 
-def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, log=print) -> dict:
-    """Train the LoRA parameters of `model` on `examples`; returns a summary (losses, tokens/s)."""
+def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, log=print,
+          epoch_subsets: list[list[int]] | None = None) -> dict:
+    """Train the LoRA parameters of `model` on `examples`; returns a summary (losses, tokens/s).
+
+    `epoch_subsets`, when given, names the examples of each pass (so short examples can be seen
+    more often than long ones); `cfg.epochs` is then ignored."""
     import torch
     import torch.nn.functional as F
 
@@ -63,18 +67,27 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
     model.to(device)
     params = model.lora_parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    examples = [e for e in examples if len(e) <= cfg.max_len]
+    keep = [i for i, e in enumerate(examples) if len(e) <= cfg.max_len]
     rng = random.Random(cfg.seed)
-    n_epochs = max(1, math.ceil(cfg.epochs))
-    plan = [make_batches([len(e) for e in examples], cfg.batch_tokens, rng) for _ in range(n_epochs)]
+    if epoch_subsets is None:
+        epoch_subsets = [keep] * max(1, math.ceil(cfg.epochs))
+        partial = cfg.epochs
+    else:
+        partial = 0.0
+    kept = set(keep)
+    plan = []
+    for subset in epoch_subsets:
+        idx = [i for i in subset if i in kept]
+        batches = make_batches([len(examples[i]) for i in idx], cfg.batch_tokens, rng)
+        plan.append([[idx[j] for j in b] for b in batches])
     flat = [b for ep in plan for b in ep]
-    total_steps = int(len(plan[0]) * cfg.epochs) if cfg.epochs else len(flat)
+    total_steps = int(len(plan[0]) * partial) if partial else len(flat)
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
     step, history, tokens_seen, seconds = 0, [], 0, 0.0
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ck["config"] != asdict(cfg) or ck["n_examples"] != len(examples):
+        if ck["config"] != asdict(cfg) or ck["n_examples"] != len(examples) or ck.get("plan_steps", len(flat)) != len(flat):
             raise RuntimeError(f"{ckpt_path} was made with other settings or data; delete it or use another --out")
         model.load_lora_state(ck["lora"])
         opt.load_state_dict(ck["optimizer"])
@@ -91,7 +104,7 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
     def save():
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({
-            "config": asdict(cfg), "n_examples": len(examples), "lora": model.lora_state(), "optimizer": opt.state_dict(),
+            "config": asdict(cfg), "n_examples": len(examples), "plan_steps": len(flat), "lora": model.lora_state(), "optimizer": opt.state_dict(),
             "step": step, "history": history, "tokens": tokens_seen, "seconds": seconds, "torch_rng": torch.get_rng_state(),
         }, tmp)
         os.replace(tmp, ckpt_path)
@@ -130,7 +143,7 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
         tokens_seen += n_tok
         seconds += dt
         step += 1
-        history.append(round(float(loss), 5))
+        history.append(round(float(loss.detach()), 5))
         avg = sum(history[-20:]) / len(history[-20:])
         bar.update(1, postfix=f"loss {avg:.3f} · {tokens_seen / seconds:.0f} tok/s")
         if step % cfg.checkpoint_every == 0 or step == total_steps:

@@ -27,7 +27,7 @@ class EdgeApp(App):
         self.assistant.cancel()
 
 
-def run_chat(settings: Settings, *, resume: bool = False) -> int:
+def run_chat(settings: Settings) -> int:
     # Fail before the screen opens if the model is missing: a clear line beats an empty UI.
     from ..models import ModelStore
 

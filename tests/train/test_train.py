@@ -180,3 +180,53 @@ def test_models_build_is_deterministic(real_home, base, tmp_path):
     assert store.get("t-ft-q8_0").role == "ft" and store.default_llm().name == "t-ft-q8_0"
     r = run_edge("ask", "Say hello.", "--json", "--max-tokens", "8")
     assert r.returncode == 0 and json.loads(r.stdout)["mode"] == "ft"
+
+
+RUNTIME_MODULES = ["edge.cli", "edge.assistant", "edge.llm", "edge.prompt", "edge.models", "edge.rag", "edge.rag.store",
+                   "edge.rag.embed", "edge.tui.app", "edge.train.build", "edge.train.gguf_io", "edge.train.evaluate", "edge.bench.runner"]
+
+
+def test_runtime_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = "import sys\n" + "".join(f"import {m}\n" for m in RUNTIME_MODULES) + "print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+BLOCK_TORCH = """
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, _NoTorch())
+"""
+
+
+def test_models_build_and_ask_work_without_torch(real_home, tmp_path):
+    """`edge models build` (the shipped adapter) and `edge ask` on its result, with torch unimportable."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from ..conftest import ROOT
+
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(BLOCK_TORCH)
+    env = dict(os.environ, PYTHONPATH=str(guard))
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "edge", "models", "build", "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    took = time.perf_counter() - t0
+    assert p.returncode == 0, p.stderr
+    built = json.loads(p.stdout)
+    assert {b["name"] for b in built} == {"edge-ft-q8_0", "edge-ft-q4_0", "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"}
+    print(f"edge models build took {took:.1f}s (process start included)")
+    p = subprocess.run([sys.executable, "-m", "edge", "ask", "What is the capital of France?", "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["model"] == "edge-ft-q8_0" and out["mode"] == "ft" and "Paris" in out["answer"]

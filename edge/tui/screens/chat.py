@@ -77,7 +77,7 @@ class ChatScreen(Screen):
                     app.call_from_thread(self._show, view, "".join(parts))
             ans = self.assistant.last
             app.call_from_thread(self._show, view, "".join(parts))
-            app.call_from_thread(view.finish, stats_line(ans), stopped=ans.stop_reason == "cancelled")
+            app.call_from_thread(view.finish, stats_line(ans), stopped=ans.stop_reason == "cancelled", sources=[p.label() for p in ans.sources])
             app.call_from_thread(self.set_status, f"model: {ans.model} · mode: {ans.mode}")
         except EdgeError as e:
             app.call_from_thread(view.finish, "", error=f"error: {e}")

@@ -18,6 +18,7 @@ class MessageView(Vertical):
     MessageView Markdown { margin: 0; padding: 0; height: auto; }
     MessageView .stats { color: $text-muted; height: auto; }
     MessageView .stopped { color: $warning; height: 1; }
+    MessageView .sources { color: $text-muted; height: auto; }
     MessageView LoadingIndicator { height: 1; }
     """
 
@@ -45,10 +46,13 @@ class MessageView(Vertical):
                 ind.remove()
         self.query_one(Markdown).update(text)
 
-    def finish(self, stats: str, *, stopped: bool = False, error: str = "") -> None:
+    def finish(self, stats: str, *, stopped: bool = False, error: str = "", sources: list[str] = ()) -> None:
         self.pending = False
         for ind in self.query(LoadingIndicator):
             ind.remove()
         if stopped:
             self.mount(Static("(stopped)", classes="stopped", markup=False), before=self.query_one(".stats"))
+        if sources:
+            text = "Sources:\n" + "\n".join(f"  [{i}] {s}" for i, s in enumerate(sources, 1))
+            self.mount(Static(text, classes="sources", markup=False), before=self.query_one(".stats"))
         self.query_one(".stats", Static).update(error or stats)

@@ -1,0 +1,161 @@
+"""The benchmark's report: results.json, report.md and PNG charts, all from one results dict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .runner import MODES
+
+
+def _f(x, fmt="{:.0f}", none="—"):
+    return none if x is None else fmt.format(x)
+
+
+def _pct(x):
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _mb(n):
+    return "—" if n is None else f"{n / 1e6:.0f} MB"
+
+
+def pick(configs, mode, quant, threads):
+    for c in configs:
+        if c["mode"] == mode and c["quant"] == quant and c["threads"] == threads:
+            return c
+    return None
+
+
+def markdown(res: dict) -> str:
+    s = res["summary"]
+    cfg = res["config"]
+    q0, t0 = cfg["quants"][0], cfg["threads"][0]
+    main = {m: pick(s["configs"], m, q0, t0) for m in MODES}
+    idx = s["index"]
+    env = res["environment"]
+    L = [f"# edge bench — retrieval, fine-tuning, or both{' (quick run)' if res['quick'] else ''}", ""]
+    L += [f"Measured {res['started']} on {env['cpu']['model']} ({env['cpu']['physical_cores']} physical cores, "
+          f"{env['ram_bytes'] / 2**30:.1f} GiB RAM), {env['platform']}. Every figure below comes from this run "
+          f"(`results.json` holds every individual run). Main configuration: {q0.upper()}, {t0} thread(s), greedy decoding, "
+          f"answers of at most {cfg['max_tokens']} tokens.", ""]
+    L += ["## The comparison", "", "| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
+
+    def row(label, fn):
+        L.append(f"| {label} | " + " | ".join(fn(main[m], m) for m in MODES) + " |")
+
+    retrain_min = s.get("retrain_seconds", 0) / 60 if s.get("retrain_seconds") else None
+    row("Freshness: answers the revised value of a changed fact", lambda c, m: _pct(c.get("freshness", {}).get("new_value")) if c else "—")
+    row("Freshness: cost to take in a revision", lambda c, m: (f"re-index {idx['update_changed_documents']} changed docs: {idx['update_to_v2_seconds']:.1f} s" if m.endswith("rag") else
+                                                             (f"retrain: {retrain_min:.0f} min ({s['retrain_tokens']:,} tokens at {s['retrain_tokens_per_s']:.0f} tok/s)" if m == "ft" and retrain_min else "not possible")))
+    row("Setup cost", lambda c, m: {"base": "none", "base+rag": f"index {idx['documents']} docs: {idx['build_seconds']:.1f} s",
+                                    "ft": f"training {retrain_min:.0f} min (once, shipped)" if retrain_min else "training (shipped)",
+                                    "ft+rag": "training + index"}[m])
+    row("Time to first token, p50", lambda c, m: f"{_f(c['latency']['ttft_ms']['p50'])} ms" if c else "—")
+    row("Prompt tokens, p50", lambda c, m: _f(c["latency"]["prompt_tokens"]["p50"]) if c else "—")
+    row("Retrieval (embed + search), p50", lambda c, m: f"{_f((c['latency']['embed_ms']['p50'] or 0) + (c['latency']['search_ms']['p50'] or 0), '{:.1f}')} ms" if c and m.endswith("rag") else "—")
+    row("End-to-end answer, p50", lambda c, m: f"{_f(c['latency']['total_ms']['p50'])} ms" if c else "—")
+    row("Traceability: citations that hold the fact", lambda c, m: (f"{_pct(c.get('accuracy', {}).get('citation_valid'))} of {c.get('accuracy', {}).get('citations', 0)}" if m.endswith("rag") else "no sources") if c else "—")
+    row("Accuracy, all held-out items", lambda c, m: _pct(c.get("accuracy", {}).get("all")) if c else "—")
+    row("Peak memory (RSS)", lambda c, m: _mb(c["peak_rss_bytes"]) if c else "—")
+    row("Model on disk", lambda c, m: _mb(c["model_bytes"]) if c else "—")
+    L += ["", f"Index on disk: {_mb(idx['bytes_on_disk'])} for {idx['documents']} documents.", ""]
+
+    L += ["## Latency breakdown (p50, every configuration)", "",
+          "| mode | quant | threads | load ms | embed ms | search ms | prompt tok | TTFT ms | prefill tok/s | decode tok/s | decode vs raw llama.cpp | total ms | peak RSS |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in s["configs"]:
+        la = c["latency"]
+        L.append(f"| {c['mode']} | {c['quant']} | {c['threads']} | {c['load_ms']:.0f} | {_f(la['embed_ms']['p50'], '{:.1f}')} | {_f(la['search_ms']['p50'], '{:.1f}')} | "
+                 f"{_f(la['prompt_tokens']['p50'])} | {_f(la['ttft_ms']['p50'])} (p95 {_f(la['ttft_ms']['p95'])}) | {_f(la['prefill_tok_s']['p50'])} | "
+                 f"{_f(la['decode_tok_s']['p50'], '{:.1f}')} | {_f(c['decode_vs_raw'], '{:.3f}')} | {_f(la['total_ms']['p50'])} | {_mb(c['peak_rss_bytes'])} |")
+    L += ["", "## Accuracy (held-out set)", "", "| mode | quant | all | trained, rephrased | changed (v1 value) | untrained | unanswerable | citations valid |", "|---|---|---|---|---|---|---|---|"]
+    for c in s["configs"]:
+        a = c.get("accuracy")
+        if a:
+            L.append(f"| {c['mode']} | {c['quant']} | {_pct(a['all'])} (n={a['n']}) | {_pct(a.get('trained_rephrased'))} | {_pct(a.get('changed'))} | "
+                     f"{_pct(a.get('untrained'))} | {_pct(a.get('unanswerable'))} | {_pct(a.get('citation_valid'))} |")
+    L += ["", "## Freshness", "", f"The manual was indexed, then revised in place to `build/knowledge-v2/` ({idx['update_changed_documents']} documents changed) and "
+          f"re-indexed in {idx['update_to_v2_seconds']:.2f} s ({idx['update_embedded_tokens']} tokens embedded). The changed-fact questions were then asked in every mode:", "",
+          "| mode | quant | answers the new value | answers the old value | n |", "|---|---|---|---|---|"]
+    for c in s["configs"]:
+        f = c.get("freshness")
+        if f:
+            L.append(f"| {c['mode']} | {c['quant']} | {_pct(f['new_value'])} | {_pct(f['old_value'])} | {f['n']} |")
+    if s.get("retrain_seconds"):
+        L += ["", f"Fine-tuning again to learn the revision would cost about {s['retrain_seconds'] / 60:.0f} minutes of training on this machine "
+              f"({s['retrain_tokens']:,} tokens at the {s['retrain_tokens_per_s']:.0f} tokens/s measured when the shipped adapter was trained), "
+              f"against {idx['update_to_v2_seconds']:.1f} s to update the index."]
+    L += ["", "## Raw llama.cpp (baseline)", "", f"pp{cfg['baseline_pp']} / tg{cfg['baseline_tg']} through llama-cpp-python's low-level API, {cfg['baseline_reps']} run(s) after a warm-up, mean ± sd.", "",
+          "| model | threads | pp tok/s | tg tok/s |", "|---|---|---|---|"]
+    for b in res["baseline"]:
+        L.append(f"| {b['model']} | {b['threads']} | {b['pp_mean']:.0f} ± {b['pp_sd']:.0f} | {b['tg_mean']:.1f} ± {b['tg_sd']:.1f} |")
+    st = s["startup_to_first_token_s"]
+    L += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    ratios = [c["decode_vs_raw"] for c in s["configs"] if c["decode_vs_raw"]]
+    shares = [c["retrieval_share_of_ttft"] for c in s["configs"] if c["retrieval_share_of_ttft"] is not None]
+    rss = [c["peak_rss_bytes"] for c in s["configs"] if c["mode"].endswith("rag")]
+    L.append(f"| decode tok/s ≥ 0.95 × raw llama.cpp | {min(ratios):.3f} – {max(ratios):.3f} | {'yes' if ratios and min(ratios) >= 0.95 else 'no'} |" if ratios else "| decode ratio | — | — |")
+    L.append(f"| retrieval ≤ 5 % of TTFT (rag modes) | {100 * min(shares):.1f} – {100 * max(shares):.1f} % | {'yes' if shares and max(shares) <= 0.05 else 'no'} |" if shares else "| retrieval share | — | — |")
+    L.append(f"| process start → first token of `edge ask` ≤ 1.5 s ({res['startup']['model']}) | p50 {_f(st['p50'], '{:.2f}')} s (n={st['n']}) | {'yes' if st['p50'] is not None and st['p50'] <= 1.5 else 'no'} |")
+    L.append(f"| peak RSS of a retrieval answer ≤ 600 MB | max {_mb(max(rss)) if rss else '—'} | {'yes' if rss and max(rss) <= 600e6 else 'no'} |")
+    L += ["", "## Environment", "", "```", json.dumps(env, indent=2), "```", "", f"The run took {res['seconds']:.0f} s.", ""]
+    L += ["![latency breakdown](latency.png)", "", "![accuracy against time to first token](accuracy.png)", ""]
+    return "\n".join(L)
+
+
+def charts(res: dict, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = res["summary"]
+    q0, t0 = res["config"]["quants"][0], res["config"]["threads"][0]
+    cs = [c for c in s["configs"] if c["threads"] == t0]
+    labels = [f"{c['mode']}\n{c['quant']}" for c in cs]
+    embed = [c["latency"]["embed_ms"]["p50"] or 0 for c in cs]
+    search = [c["latency"]["search_ms"]["p50"] or 0 for c in cs]
+    ttft = [c["latency"]["ttft_ms"]["p50"] or 0 for c in cs]
+    prefill = [max(0.0, t - e - s_) for t, e, s_ in zip(ttft, embed, search)]
+    decode = [max(0.0, (c["latency"]["total_ms"]["p50"] or 0) - t) for c, t in zip(cs, ttft)]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(cs)), 4.2))
+    bottom = [0.0] * len(cs)
+    for name, vals, color in (("embed", embed, "#4c72b0"), ("search", search, "#55a868"), ("prefill (to first token)", prefill, "#c44e52"), ("decode", decode, "#8172b2")):
+        ax.bar(labels, vals, bottom=bottom, label=name, color=color)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_ylabel("ms (p50)")
+    ax.set_title(f"Latency by stage, {t0} thread(s)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    p1 = out / "latency.png"
+    fig.savefig(p1, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for c in cs:
+        a = c.get("accuracy")
+        if not a:
+            continue
+        x, y = c["latency"]["ttft_ms"]["p50"], 100 * a["all"]
+        ax.scatter([x], [y], s=60)
+        ax.annotate(f"{c['mode']} {c['quant']}", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xlabel("time to first token, p50 (ms)")
+    ax.set_ylabel("accuracy on held-out items (%)")
+    ax.set_title("Accuracy against time to first token")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    p2 = out / "accuracy.png"
+    fig.savefig(p2, dpi=110)
+    plt.close(fig)
+    return [p1, p2]
+
+
+def write(res: dict, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    files = [out / "results.json"]
+    files += charts(res, out)
+    (out / "report.md").write_text(markdown(res), encoding="utf-8")
+    files.append(out / "report.md")
+    return files

@@ -1,0 +1,229 @@
+"""`edge bench`: retrieval, fine-tuning, or both — measured on this device.
+
+Modes `base`, `base+rag`, `ft`, `ft+rag`, across the quantized variants `edge models build` makes
+and the thread counts asked for. Each (mode, model, threads) runs in its own process (see
+worker.py): one warm-up, then fixed questions from the held-out evaluation set, every run kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ModelNotFound, UsageError
+from ..progress import Progress
+
+ROOT = Path(__file__).resolve().parents[2]
+MODES = ("base", "base+rag", "ft", "ft+rag")
+SCHEMA_VERSION = 1
+TIMING_KEYS = ("embed_ms", "search_ms", "prompt_tokens", "ttft_ms", "prefill_tok_s", "decode_tok_s", "completion_tokens", "total_ms")
+
+
+@dataclass
+class BenchConfig:
+    quick: bool = False
+    threads: list[int] = field(default_factory=list)
+    quants: list[str] = field(default_factory=lambda: ["q8_0", "q4_0"])
+    max_tokens: int = 64
+    latency_n: int = 20
+    accuracy_n: int = 0  # 0 = every held-out item
+    freshness_n: int = 0  # 0 = every changed fact
+    baseline_reps: int = 3
+    baseline_pp: int = 512
+    baseline_tg: int = 128
+    startup_runs: int = 3
+
+    @classmethod
+    def quick_config(cls, threads: list[int]) -> "BenchConfig":
+        return cls(quick=True, threads=threads, quants=["q8_0"], latency_n=3, accuracy_n=2, freshness_n=4,
+                   baseline_reps=1, baseline_pp=128, baseline_tg=32, startup_runs=1)
+
+
+def pstats(xs: list[float]) -> dict:
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return {"p50": None, "p95": None, "n": 0}
+    p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+    return {"p50": round(statistics.median(xs), 3), "p95": round(p95, 3), "n": len(xs)}
+
+
+def model_names(q: str) -> dict:
+    return {"base": f"smollm2-135m-instruct-base-{q}", "ft": f"edge-ft-{q}"}
+
+
+def _pick(items: list[dict], per_category: int) -> list[dict]:
+    if not per_category:
+        return items
+    out, seen = [], {}
+    for it in items:
+        if seen.get(it["category"], 0) < per_category:
+            out.append(it)
+            seen[it["category"]] = seen.get(it["category"], 0) + 1
+    return out
+
+
+def environment() -> dict:
+    from .. import __version__
+    from ..doctor import cpu_info, ram_bytes
+
+    versions = {}
+    for mod in ("llama_cpp", "onnxruntime", "sqlite_vec", "numpy", "tokenizers"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:
+            versions[mod] = None
+    return {"edge": __version__, "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_info(),
+            "ram_bytes": ram_bytes(), "versions": versions}
+
+
+def _run_worker(job: dict) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "edge.bench.worker"], input=json.dumps(job), capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise RuntimeError(f"benchmark worker failed for {job['mode']} {job['model']}: {lines[-1] if lines else proc.returncode}")
+    return json.loads(proc.stdout)
+
+
+def startup_to_first_token(model: str, threads: int, runs: int) -> list[float]:
+    """Seconds from starting `edge ask` to its first streamed byte on stdout."""
+    out = []
+    env = dict(os.environ)
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        p = subprocess.Popen([sys.executable, "-m", "edge", "ask", "What torque do the battery terminal bolts need?", "--model", model,
+                              "--threads", str(threads), "--max-tokens", "16"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        first = p.stdout.read(1)
+        t1 = time.perf_counter()
+        p.communicate()
+        if first:
+            out.append(t1 - t0)
+    return out
+
+
+def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
+    from ..models import ModelStore
+    from ..rag.embed import load_embedder
+    from ..rag.store import Index
+    from ..train.evaluate import load_eval
+    from .baseline import raw_llama_bench
+
+    store = ModelStore(settings.home)
+    threads = cfg.threads or [settings.n_threads]
+    for q in cfg.quants:
+        for n in model_names(q).values():
+            try:
+                store.resolve_llm(n)
+            except ModelNotFound:
+                raise ModelNotFound(f"model {n} is not built: run `edge models build`") from None
+    eval_path = ROOT / "build" / "dataset" / "eval.jsonl"
+    if not eval_path.exists():
+        raise UsageError(f"{eval_path} is missing: the benchmark's questions ship in the edge clone")
+    items = load_eval(eval_path)
+    latency_q = [it["question"] for it in items if it["category"] == "trained_rephrased"][: cfg.latency_n]
+    accuracy = _pick(items, cfg.accuracy_n)
+    changed = [it for it in items if it["category"] == "changed"]
+    freshness = changed[: cfg.freshness_n] if cfg.freshness_n else changed
+    res: dict = {"schema_version": SCHEMA_VERSION, "quick": cfg.quick, "config": cfg.__dict__ | {"threads": threads},
+                 "environment": environment(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        emb = load_embedder(settings)
+        # the user's documents, version 1, then revised to version 2 in place (same paths)
+        docs = tmp / "manual"
+        shutil.copytree(ROOT / "build" / "knowledge", docs)
+        log("indexing the sample manual ...")
+        idx = Index(tmp / "index.db", emb)
+        r1 = idx.add([docs])
+        idx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        index_bytes = idx.stats()["bytes_on_disk"]
+        idx.close()
+        shutil.copy(tmp / "index.db", tmp / "index-v1.db")
+        for f in (ROOT / "build" / "knowledge-v2").iterdir():
+            shutil.copy(f, docs / f.name)
+        idx = Index(tmp / "index.db", emb)
+        t0 = time.perf_counter()
+        r2 = idx.add([docs])
+        update_s = time.perf_counter() - t0
+        idx.close()
+        res["index"] = {
+            "documents": len(r1.outcomes), "build_seconds": round(r1.seconds, 3), "bytes_on_disk": index_bytes,
+            "update_to_v2_seconds": round(update_s, 3), "update_changed_documents": r2.count("updated"),
+            "update_embedded_tokens": r2.tokens,
+        }
+        log(f"index: built in {r1.seconds:.1f}s; revision update ({r2.count('updated')} changed documents) in {update_s:.1f}s")
+
+        jobs = [(q, t, m) for q in cfg.quants for t in threads for m in MODES]
+        bar = Progress("benchmark", len(jobs), unit="configs")
+        res["runs"] = []
+        for q, t, mode in jobs:
+            role, rag = mode.split("+")[0], mode.endswith("+rag")
+            name = model_names(q)[role]
+            first_t = t == threads[0]
+            job = {"mode": mode, "model": name, "quant": q, "threads": t, "rag": rag, "max_tokens": cfg.max_tokens,
+                   "index": str(tmp / "index-v1.db"), "fresh_index": str(tmp / "index.db"),
+                   "warmup": latency_q[0], "latency": latency_q,
+                   "accuracy": accuracy if first_t else [], "freshness": freshness if first_t else []}
+            w = _run_worker(job)
+            w["model_bytes"] = store.path(store.get(name)).stat().st_size
+            res["runs"].append(w)
+            bar.update(1, postfix=f"{mode} {q} t{t}")
+        bar.close()
+
+        log("raw llama.cpp baseline ...")
+        res["baseline"] = []
+        for q in cfg.quants:
+            for role, name in model_names(q).items():
+                for t in threads:
+                    b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
+                    res["baseline"].append({"model": name, "quant": q, "role": role, **b.to_dict()})
+        log("process start to first token ...")
+        ft = model_names(cfg.quants[0])["ft"]
+        res["startup"] = {"model": ft, "threads": threads[0], "seconds": startup_to_first_token(ft, threads[0], cfg.startup_runs)}
+    res["summary"] = summarize(res)
+    res["seconds"] = round(time.perf_counter() - t_all, 1)
+    return res
+
+
+def summarize(res: dict) -> dict:
+    train = ROOT / "build" / "reports" / "train.json"
+    tr = json.loads(train.read_text()) if train.exists() else None
+    base = {(b["model"], b["threads"]): b for b in res["baseline"]}
+    configs = []
+    for w in res["runs"]:
+        j = w["job"]
+        lat = {k: pstats([r["timings"][k] for r in w["runs"]]) for k in TIMING_KEYS}
+        retr = [((r["timings"]["embed_ms"] or 0) + (r["timings"]["search_ms"] or 0)) / r["timings"]["ttft_ms"] for r in w["runs"] if j["rag"] and r["timings"]["ttft_ms"]]
+        b = base.get((j["model"], j["threads"]))
+        c = {"mode": j["mode"], "model": j["model"], "quant": j["quant"], "threads": j["threads"], "load_ms": round(w["load_ms"], 1),
+             "latency": lat, "peak_rss_bytes": w["peak_rss_bytes"], "model_bytes": w["model_bytes"],
+             "retrieval_share_of_ttft": round(statistics.median(retr), 4) if retr else None,
+             "decode_vs_raw": round(lat["decode_tok_s"]["p50"] / b["tg_mean"], 4) if b and lat["decode_tok_s"]["p50"] else None}
+        if w["accuracy"]:
+            acc = w["accuracy"]
+            cats = sorted({a["category"] for a in acc})
+            cv = [a["citation_valid"] for a in acc if a["citation_valid"] is not None]
+            c["accuracy"] = {"all": round(sum(a["correct"] for a in acc) / len(acc), 4), "n": len(acc),
+                             **{k: round(sum(a["correct"] for a in acc if a["category"] == k) / sum(1 for a in acc if a["category"] == k), 4) for k in cats},
+                             "citation_valid": round(sum(cv) / len(cv), 4) if cv else None, "citations": len(cv)}
+        if w["freshness"]:
+            fr = w["freshness"]
+            c["freshness"] = {"n": len(fr), "new_value": round(sum(f["new"] for f in fr) / len(fr), 4), "old_value": round(sum(f["old"] for f in fr) / len(fr), 4)}
+        configs.append(c)
+    out = {"configs": configs, "index": res["index"]}
+    if tr:
+        out["retrain_seconds"] = tr["train_seconds"]
+        out["retrain_tokens_per_s"] = tr["tokens_per_s"]
+        out["retrain_tokens"] = tr["tokens"]
+    st = res.get("startup", {}).get("seconds") or []
+    out["startup_to_first_token_s"] = pstats(st)
+    return out

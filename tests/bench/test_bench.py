@@ -1,0 +1,44 @@
+"""`edge bench --quick` on the real models: every mode measured, nothing typed in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ..conftest import run_edge
+
+pytestmark = pytest.mark.real
+
+
+def test_bench_quick_measures_every_mode(built_home, tmp_path):
+    out = tmp_path / "bench"
+    p = run_edge("bench", "--quick", "--out", str(out), timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["schema_version"] == 1 and res["quick"]
+    modes = {c["mode"] for c in res["summary"]["configs"]}
+    assert modes == {"base", "base+rag", "ft", "ft+rag"}
+    for c in res["summary"]["configs"]:
+        la = c["latency"]
+        for k in ("ttft_ms", "prefill_tok_s", "decode_tok_s", "total_ms", "prompt_tokens"):
+            assert la[k]["p50"] and la[k]["p50"] > 0, (c["mode"], k)
+        if c["mode"].endswith("rag"):
+            assert la["embed_ms"]["p50"] > 0 and la["search_ms"]["p50"] > 0
+        assert c["peak_rss_bytes"] > 50e6 and c["model_bytes"] > 50e6
+        assert "accuracy" in c and 0 <= c["accuracy"]["all"] <= 1 and c["accuracy"]["n"] == 8
+        assert "freshness" in c and c["freshness"]["n"] == 4
+        assert c["decode_vs_raw"] and c["decode_vs_raw"] > 0
+    # every run is kept, and the report's numbers are the JSON's
+    assert all(len(w["runs"]) == 3 for w in res["runs"])
+    assert res["index"]["update_changed_documents"] > 0 and res["index"]["update_to_v2_seconds"] > 0
+    report = (out / "report.md").read_text()
+    ft = next(c for c in res["summary"]["configs"] if c["mode"] == "ft")
+    assert f"{ft['latency']['ttft_ms']['p50']:.0f} ms" in report
+    for png in ("latency.png", "accuracy.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_bad_flags_are_one_line(built_home):
+    p = run_edge("bench", "--threads", "two")
+    assert p.returncode != 0 and "Traceback" not in p.stderr and "--threads" in p.stderr
