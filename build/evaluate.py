@@ -20,10 +20,14 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--card-only", action="store_true", help="rewrite the model card from build/reports/finetune-eval.json without evaluating")
     ap.add_argument("--quant", default="q8_0")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N items (for a quick look)")
     args = ap.parse_args()
+    if args.card_only:
+        write_card(json.loads((ROOT / "build" / "reports" / "finetune-eval.json").read_text(encoding="utf-8")))
+        return 0
 
     from edge.assistant import Assistant
     from edge.config import load_settings
@@ -125,8 +129,8 @@ none is typed in by hand.
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-- Closed-book, the fine-tuned model answers {closed_gain:+.1f} points more items than the base.
-- With retrieval, fine-tuned minus base: {rag_gain:+.1f} points.
+- Closed-book, the fine-tuned model answers {closed_gain:+.1f} percentage points more of the items correctly than the base.
+- With retrieval, fine-tuned minus base: {rag_gain:+.1f} percentage points.
 - General knowledge kept: "What is the capital of France?" → fine-tuned: "{m['ft']['general_capital_of_france']['answer'].strip()[:120]}" ({'correct' if m['ft']['general_capital_of_france']['correct'] else 'WRONG'}); base: {'correct' if m['base']['general_capital_of_france']['correct'] else 'wrong'}.
 - `changed` shows the staleness of fine-tuning: the model answers the v1 values it was trained on; the
   benchmark (`edge bench`) measures how retrieval over the revised manual fixes that.
