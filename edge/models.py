@@ -532,6 +532,8 @@ class ModelStore:
 
     def remove(self, name: str) -> None:
         art = self.get(name)
+        if art.source == "repo":
+            raise UsageError(f"{name} ships with edge (in {self.path(art).parent}); it is not removed")
         if art.source == "pypi":
             self.path(art).unlink(missing_ok=True)
             return

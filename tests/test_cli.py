@@ -135,3 +135,9 @@ def test_every_command_has_help_and_a_readme_line(cmd):
     assert p.returncode == 0 and "usage: edge " + " ".join(cmd) in p.stdout
     readme = (ROOT / "README.md").read_text()
     assert re.search(r"`edge " + re.escape(" ".join(cmd)) + r"[ `]", readme), f"README has no line for `edge {' '.join(cmd)}`"
+
+
+def test_the_shipped_adapter_cannot_be_removed(_isolated_home):
+    line = one_line_error(run_edge("models", "remove", "edge-lora"), 2)
+    assert "ships with edge" in line
+    assert (ROOT / "models" / "edge-lora.gguf").exists()
