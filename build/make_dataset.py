@@ -64,7 +64,7 @@ def main() -> int:
 
     settings = load_settings()
     store = ModelStore(settings.home)
-    base_art = next(a for a in store.artifacts() if a.kind == "llm" and a.source == "pypi")
+    base_art = store.base_llm()
     _, base_path = store.resolve_llm(base_art.name)
     facts = json.loads(Path(args.facts).read_text(encoding="utf-8"))
     rng = random.Random(20261124)

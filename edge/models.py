@@ -105,6 +105,12 @@ def check_gguf(path: Path) -> GGUFInfo:
 
     Raises IntegrityError with a one-line reason.
     """
+    return open_checked_gguf(path)[0]
+
+
+def open_checked_gguf(path: Path):
+    """`check_gguf`, also returning the GGUFReader it parsed (parsing costs seconds on a model
+    with a large vocabulary, so a caller that reads the file next should not parse it again)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -126,7 +132,7 @@ def check_gguf(path: Path) -> GGUFInfo:
             raise IntegrityError(
                 f"{path} is truncated: tensor {t.name!r} ends at byte {end}, the file has {size}"
             )
-    kv = {name: f for name, f in reader.fields.items()}
+    kv = reader.fields
     arch = _kv_value(kv["general.architecture"]) if "general.architecture" in kv else None
     if not arch:
         raise IntegrityError(f"{path} has no general.architecture: not a model llama.cpp can load")
@@ -143,8 +149,7 @@ def check_gguf(path: Path) -> GGUFInfo:
         has_chat_template="tokenizer.chat_template" in kv,
         size=size,
     )
-    del reader
-    return info
+    return info, reader
 
 
 # --- hashing -------------------------------------------------------------------------------
@@ -318,6 +323,13 @@ class ModelStore:
         return [self.status(a, rehash=rehash, progress=progress) for a in self.artifacts()]
 
     # -- resolve the model to answer with ---------------------------------------------------
+    def base_llm(self) -> Artifact:
+        """The catalog's (pulled) base language model."""
+        base = [a for a in self.artifacts() if a.kind == "llm" and a.source == "pypi"]
+        if not base:
+            raise ModelNotFound("the catalog has no language model")
+        return base[0]
+
     def default_llm(self) -> Artifact:
         """The fine-tuned build when present, else the catalog's first language model."""
         llms = [a for a in self.artifacts() if a.kind == "llm"]
@@ -327,10 +339,7 @@ class ModelStore:
         )
         if preferred:
             return preferred[0]
-        base = [a for a in llms if a.source == "pypi"]
-        if not base:
-            raise ModelNotFound("the catalog has no language model")
-        return base[0]
+        return self.base_llm()
 
     def resolve_llm(self, name: str = "") -> tuple[Artifact, Path]:
         """The artifact and path of the language model to load, or a ModelNotFound that says what to run."""

@@ -26,7 +26,7 @@ def open_retriever(settings):
     from ..prompt import Passage
 
     index = open_index(settings, create=False)
-    if index.stats()["chunks"] == 0:
+    if index.n_chunks() == 0:
         from ..errors import UsageError
 
         raise UsageError(f"the index {index.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")

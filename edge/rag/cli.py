@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from ..cli import _print_json
 from ..errors import UsageError
 
 
@@ -13,10 +13,6 @@ def _settings(args):
     from ..config import load_settings
 
     return load_settings(index=args.index)
-
-
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def _progress_printer(args, total_hint: str = "indexing"):

@@ -195,7 +195,7 @@ class Index:
 
     def stats(self) -> dict:
         n_docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        n_chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        n_chunks = self.n_chunks()
         tokens = self.conn.execute("SELECT coalesce(sum(n_tokens), 0) FROM chunks").fetchone()[0]
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         return {
@@ -221,12 +221,15 @@ class Index:
             self._bind_embedder(self.embedder)
         return self.embedder
 
-    def vector_search(self, qvec: np.ndarray, n: int, *, exact: bool | None = None) -> list[tuple[int, float]]:
-        """(chunk id, cosine distance), nearest first."""
+    def n_chunks(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def vector_search(self, qvec: np.ndarray, n: int, *, exact: bool | None = None, total: int | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine distance), nearest first. `total`: the chunk count, if the caller has it."""
         if "embedder" not in self.meta:
             return []
-        total = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         if exact is None:
+            total = self.n_chunks() if total is None else total
             exact = total <= EXACT_LIMIT
         blob = vec_blob(qvec)
         if exact:
@@ -250,8 +253,8 @@ class Index:
         order = np.argsort(dist)[:n]
         return [(rows[i][0], float(dist[i])) for i in order]
 
-    def keyword_search(self, query: str, n: int) -> list[tuple[int, float]]:
-        total = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    def keyword_search(self, query: str, n: int, *, total: int | None = None) -> list[tuple[int, float]]:
+        total = self.n_chunks() if total is None else total
         q = fts_query(query, self._common_terms(query, total) if total > EXACT_LIMIT else ())
         if not q:
             return []
@@ -282,9 +285,10 @@ class Index:
             qvec = emb.embed_one(query)
             embed_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
+        total = self.n_chunks()  # once: both searches decide their method by it
         if mode != "keyword":
-            vec = self.vector_search(qvec, CANDIDATES if mode == "hybrid" else k)
-        kw = self.keyword_search(query, CANDIDATES if mode == "hybrid" else k) if mode != "vector" else []
+            vec = self.vector_search(qvec, CANDIDATES if mode == "hybrid" else k, total=total)
+        kw = self.keyword_search(query, CANDIDATES if mode == "hybrid" else k, total=total) if mode != "vector" else []
         scores: dict[int, float] = {}
         vrank = {cid: r for r, (cid, _) in enumerate(vec, 1)}
         krank = {cid: r for r, (cid, _) in enumerate(kw, 1)}

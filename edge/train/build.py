@@ -38,7 +38,7 @@ def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None =
     """Merge `adapter` (default: the shipped one) into the base and quantize to `types`.
     Registers and returns the built models."""
     t0 = time.perf_counter()
-    base_art = store.get(base_name) if base_name else next(a for a in store.artifacts() if a.kind == "llm" and a.source == "pypi")
+    base_art = store.get(base_name) if base_name else store.base_llm()
     _, base_path = store.resolve_llm(base_art.name)
     st = store.status(base_art)
     if not st.verified:

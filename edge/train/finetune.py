@@ -35,7 +35,7 @@ def finetune(settings, data: Path, *, cfg: TrainConfig, name: str = "my-ft", bas
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: torch finds no CUDA device here")
     store = ModelStore(settings.home)
-    base_art = store.get(base_name) if base_name else next(a for a in store.artifacts() if a.kind == "llm" and a.source == "pypi")
+    base_art = store.get(base_name) if base_name else store.base_llm()
     _, base_path = store.resolve_llm(base_art.name)
     out = Path(out) if out else settings.home / "finetune" / name
     out.mkdir(parents=True, exist_ok=True)

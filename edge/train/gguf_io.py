@@ -56,16 +56,14 @@ def _field_value(f):
 def read_gguf(path: str | Path, *, dequantize: bool = True) -> GGUFModel:
     """Read and (by default) dequantize every tensor to float32. Refuses unsupported architectures
     before any work is done."""
-    from gguf import GGUFReader
     from gguf.quants import dequantize as dq
 
-    from ..models import check_gguf
+    from ..models import open_checked_gguf
 
     path = Path(path)
-    info = check_gguf(path)
+    info, r = open_checked_gguf(path)
     if info.architecture not in SUPPORTED_ARCHS:
         raise UsageError(f"{path.name}: architecture {info.architecture!r} is not supported for fine-tuning (supported: {', '.join(sorted(SUPPORTED_ARCHS))})")
-    r = GGUFReader(str(path))
     fields = {k: (_field_value(f), list(f.types)) for k, f in r.fields.items() if k not in _SKIP_KEYS}
     tensors, types = {}, {}
     for t in r.tensors:
