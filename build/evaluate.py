@@ -34,7 +34,7 @@ def main() -> int:
     from edge.progress import Progress
     from edge.rag.embed import load_embedder
     from edge.rag.store import Index
-    from edge.train.evaluate import correct, load_eval, run_eval, summarize
+    from edge.train.evaluate import load_eval, run_eval, summarize
 
     items = load_eval(ROOT / "build" / "dataset" / "eval.jsonl")
     if args.limit:

@@ -62,7 +62,7 @@ def main() -> int:
     else:
         print(f"model {art.name} ({path.name}), {threads} threads, {args.tokens} tokens decoded")
         print(f"raw llama.cpp tg{args.tokens} @ depth {depth}: " + ", ".join(f"{x:.1f}" for x in base.tg_tok_s) + f"  (median {raw_med:.1f} tok/s)")
-        print(f"edge ask --json:  " + ", ".join(f"{x:.1f}" for x in edge_runs) + f"  (median {edge_med:.1f} tok/s)")
+        print("edge ask --json:  " + ", ".join(f"{x:.1f}" for x in edge_runs) + f"  (median {edge_med:.1f} tok/s)")
         print(f"ratio {ratio:.3f} (target >= {args.min_ratio})")
     return 0 if ratio >= args.min_ratio else 1
 

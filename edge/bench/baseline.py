@@ -8,7 +8,6 @@ kept. This is the ceiling the assistant's own prefill and decode are compared ag
 
 from __future__ import annotations
 
-import ctypes
 import statistics
 import time
 from dataclasses import asdict, dataclass, field

@@ -111,7 +111,7 @@ def charts(res: dict, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     s = res["summary"]
-    q0, t0 = res["config"]["quants"][0], res["config"]["threads"][0]
+    t0 = res["config"]["threads"][0]
     cs = [c for c in s["configs"] if c["threads"] == t0]
     labels = [f"{c['mode']}\n{c['quant']}" for c in cs]
     embed = [c["latency"]["embed_ms"]["p50"] or 0 for c in cs]

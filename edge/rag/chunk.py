@@ -11,7 +11,7 @@ line, then sentence, then word boundaries. Consecutive chunks of a section overl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

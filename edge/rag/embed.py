@@ -6,7 +6,6 @@ normalisation and the id/dimension that the index records; a model implements `e
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence

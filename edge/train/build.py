@@ -7,7 +7,6 @@ compared at equal quantization (the benchmark does).
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from pathlib import Path
