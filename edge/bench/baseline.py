@@ -1,6 +1,6 @@
 """Raw llama.cpp throughput through the low-level API, in the manner of `llama-bench`.
 
-pp: a batch of `n_prompt` tokens decoded from an empty cache; tg: `n_gen` tokens decoded one
+pp: a batch of `n_prompt` tokens decoded from an empty cache (skipped when 0); tg: `n_gen` tokens decoded one
 at a time, no sampling, after `depth` tokens already in the cache (llama-bench's `-d`: attention
 costs more the deeper the cache, so compare decode at the depth the assistant decodes at). One warm-up, then `repetitions` timed runs, each
 kept. This is the ceiling the assistant's own prefill and decode are compared against.
@@ -88,20 +88,23 @@ def raw_llama_bench(
     prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
     try:
         for rep in range(repetitions + 1):  # the first is the warm-up
-            lc.llama_memory_clear(mem, True)
-            t0 = time.perf_counter()
-            decode(prompt)
-            pp = n_prompt / (time.perf_counter() - t0)
+            pp = 0.0
+            if n_prompt:
+                lc.llama_memory_clear(mem, True)
+                t0 = time.perf_counter()
+                decode(prompt)
+                pp = n_prompt / (time.perf_counter() - t0)
             lc.llama_memory_clear(mem, True)
             if depth:
                 decode([(i * 104729 + 7) % n_vocab for i in range(depth)])
-            tok = prompt[0]
+            tok = 13 % n_vocab
             t0 = time.perf_counter()
             for _ in range(n_gen):
                 decode([tok])
             tg = n_gen / (time.perf_counter() - t0)
             if rep > 0:
-                result.pp_tok_s.append(pp)
+                if n_prompt:
+                    result.pp_tok_s.append(pp)
                 result.tg_tok_s.append(tg)
     finally:
         with _quiet_stderr(True):

@@ -186,6 +186,15 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
                 for t in threads:
                     b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
                     res["baseline"].append({**b.to_dict(), "file": b.model, "model": name, "quant": q, "role": role})
+        log("raw llama.cpp decode at each configuration's prompt depth ...")
+        for w in res["runs"]:
+            # decode slows as the cache deepens, so the assistant's decode rate is compared with raw
+            # decode of as many tokens from the same depth (its median prompt and answer lengths)
+            j = w["job"]
+            depth = int(statistics.median(r["timings"]["prompt_tokens"] for r in w["runs"]))
+            n_gen = max(16, int(statistics.median(r["timings"]["completion_tokens"] for r in w["runs"])))
+            b = raw_llama_bench(store.path(store.get(j["model"])), threads=j["threads"], n_prompt=0, n_gen=n_gen, depth=depth, repetitions=cfg.baseline_reps)
+            w["raw_at_depth"] = {"depth": depth, "n_gen": n_gen, "tg_tok_s": b.tg_tok_s, "tg_mean": b.tg_mean}
         log("process start to first token ...")
         ft = model_names(cfg.quants[0])["ft"]
         res["startup"] = {"model": ft, "threads": threads[0], "seconds": startup_to_first_token(ft, threads[0], cfg.startup_runs)}
@@ -207,7 +216,9 @@ def summarize(res: dict) -> dict:
         c = {"mode": j["mode"], "model": j["model"], "quant": j["quant"], "threads": j["threads"], "load_ms": round(w["load_ms"], 1),
              "latency": lat, "peak_rss_bytes": w["peak_rss_bytes"], "model_bytes": w["model_bytes"],
              "retrieval_share_of_ttft": round(statistics.median(retr), 4) if retr else None,
-             "decode_vs_raw": round(lat["decode_tok_s"]["p50"] / b["tg_mean"], 4) if b and lat["decode_tok_s"]["p50"] else None}
+             "raw_tg_at_depth": round(w["raw_at_depth"]["tg_mean"], 2) if w.get("raw_at_depth") else None,
+             "decode_vs_raw": round(lat["decode_tok_s"]["p50"] / w["raw_at_depth"]["tg_mean"], 4) if w.get("raw_at_depth") and lat["decode_tok_s"]["p50"] else None,
+             "decode_vs_raw_tg": round(lat["decode_tok_s"]["p50"] / b["tg_mean"], 4) if b and lat["decode_tok_s"]["p50"] else None}
         if w["accuracy"]:
             acc = w["accuracy"]
             cats = sorted({a["category"] for a in acc})

@@ -31,6 +31,12 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
         assert c["decode_vs_raw"] and c["decode_vs_raw"] > 0
     # every run is kept, and the report's numbers are the JSON's
     assert all(len(w["runs"]) == 3 for w in res["runs"])
+    # decode is compared with raw llama.cpp decoding from the depth this configuration decoded at
+    import statistics
+
+    for w in res["runs"]:
+        assert w["raw_at_depth"]["depth"] == int(statistics.median(r["timings"]["prompt_tokens"] for r in w["runs"]))
+        assert w["raw_at_depth"]["tg_mean"] > 0
     assert res["index"]["update_changed_documents"] > 0 and res["index"]["update_to_v2_seconds"] > 0
     report = (out / "report.md").read_text()
     ft = next(c for c in res["summary"]["configs"] if c["mode"] == "ft")
