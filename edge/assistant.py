@@ -58,7 +58,7 @@ class Assistant:
     def load(self, model: str | None = None) -> Engine:
         """Load (or switch to) a model; a no-op when it is already loaded."""
         name = model if model is not None else self.settings.model
-        art, path = self.store.resolve_llm(name)
+        art, path = self.store.resolve_llm(name, quant=self.settings.quant)
         if self.engine is not None and self.artifact is not None and self.artifact.name == art.name:
             return self.engine
         if self.engine is not None:

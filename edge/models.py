@@ -329,20 +329,23 @@ class ModelStore:
             raise ModelNotFound("the catalog has no language model")
         return base[0]
 
-    def default_llm(self) -> Artifact:
-        """The fine-tuned build when present, else the catalog's first language model."""
+    def default_llm(self, quant: str = "") -> Artifact:
+        """The fine-tuned build when present (in quantization `quant` if built, else Q8_0 first),
+        else the catalog's first language model."""
+        quant = (quant or "q8_0").lower()
         llms = [a for a in self.artifacts() if a.kind == "llm"]
         preferred = sorted(
             (a for a in llms if a.role == "ft" and a.source == "build" and self.path(a).is_file()),
-            key=lambda a: (0 if "q8_0" in a.name else 1, a.name),
+            key=lambda a: (0 if a.name.endswith(quant) else 1 if "q8_0" in a.name else 2, a.name),
         )
         if preferred:
             return preferred[0]
         return self.base_llm()
 
-    def resolve_llm(self, name: str = "") -> tuple[Artifact, Path]:
-        """The artifact and path of the language model to load, or a ModelNotFound that says what to run."""
-        art = self.get(name) if name else self.default_llm()
+    def resolve_llm(self, name: str = "", *, quant: str = "") -> tuple[Artifact, Path]:
+        """The artifact and path of the language model to load (`name`, else the default in the
+        preferred quantization), or a ModelNotFound that says what to run."""
+        art = self.get(name) if name else self.default_llm(quant)
         if art.kind != "llm":
             raise UsageError(f"{art.name} is a {art.kind} model, not a language model")
         p = self.path(art)

@@ -31,3 +31,41 @@ def test_save_round_trips(_isolated_home):
     save_settings(s, ["temperature", "system_prompt"])
     s2 = load_settings()
     assert s2.temperature == 0.7 and s2.system_prompt == 'Say "hi"\nthen stop'
+
+
+def test_device_defaults_follow_ram():
+    from edge.config import GIB, device_defaults
+
+    assert device_defaults(1 * GIB) == {"n_ctx": 1024, "n_batch": 128, "quant": "q4_0"}  # Pi 4 / Pi 3 with 1 GB
+    assert device_defaults(2 * GIB)["quant"] == "q4_0"
+    assert device_defaults(4 * GIB) == {"n_ctx": 2048, "n_batch": 512, "quant": "q8_0"}
+    assert device_defaults(8 * GIB)["quant"] == "q8_0"
+
+
+def test_device_defaults_sit_under_the_config_file(_isolated_home, monkeypatch):
+    import edge.config as config
+
+    monkeypatch.setattr(config, "ram_bytes", lambda: 1 * config.GIB)
+    s = load_settings()
+    assert (s.n_ctx, s.n_batch, s.quant) == (1024, 128, "q4_0")
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    (_isolated_home / "config.toml").write_text('n_ctx = 4096\nquant = "q8_0"\n')
+    s = load_settings()
+    assert (s.n_ctx, s.n_batch, s.quant) == (4096, 128, "q8_0")
+    assert load_settings(n_ctx=512).n_ctx == 512
+
+
+def test_performance_cores_leave_out_slow_cores(monkeypatch, tmp_path):
+    import edge.config as config
+
+    for i, f in enumerate([2_400_000, 2_400_000, 1_800_000, 1_800_000]):  # two big, two little
+        d = tmp_path / f"cpu{i}" / "cpufreq"
+        d.mkdir(parents=True)
+        (d / "cpuinfo_max_freq").write_text(f"{f}\n")
+    real_path = config.Path
+    monkeypatch.setattr(config, "Path", lambda p: real_path(tmp_path) if p == "/sys/devices/system/cpu" else real_path(p))
+    monkeypatch.setattr(config, "physical_cores", lambda: 4)
+    assert config.performance_cores() == 2
+    for i in range(4):
+        (tmp_path / f"cpu{i}" / "cpufreq" / "cpuinfo_max_freq").write_text("1800000\n")  # a Pi: all alike
+    assert config.performance_cores() == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from edge.errors import IntegrityError, ModelNotFound, UsageError
 from edge.models import Artifact, ModelStore, check_gguf, load_catalog
 
+from .conftest import run_edge
 from .tiny_gguf import write_tiny_gguf
 
 
@@ -191,3 +193,17 @@ def test_real_catalog_models_are_pulled_and_verified(pulled_models):
     store = ModelStore(pulled_models.parent)
     for st in store.statuses(rehash=True):
         assert st.verified, st
+
+
+def test_default_model_follows_the_preferred_quantization(built_home):
+    """A small board (quant q4_0 by RAM, or set) answers with the Q4_0 build; a name always wins."""
+    from edge.models import ModelStore
+
+    store = ModelStore(built_home)
+    assert store.default_llm().name == "edge-ft-q8_0"
+    assert store.default_llm("q4_0").name == "edge-ft-q4_0"
+    assert store.resolve_llm("", quant="q4_0")[0].name == "edge-ft-q4_0"
+    assert store.resolve_llm("smollm2-135m-instruct-base-q8_0", quant="q4_0")[0].name == "smollm2-135m-instruct-base-q8_0"
+    p = run_edge("ask", "What is the capital of France?", "--json", "--max-tokens", "8", env={"EDGE_QUANT": "q4_0"})
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["model"] == "edge-ft-q4_0"
