@@ -32,6 +32,32 @@ def shipped_adapter() -> tuple[Path, Artifact]:
     raise ModelNotFound("the catalog has no shipped LoRA adapter")
 
 
+def _origin(base_art: Artifact, adapter: Path, adapter_sha: str | None) -> str:
+    return f"{base_art.name}+{Path(adapter).name}" + (f"@{adapter_sha[:16]}" if adapter_sha else "")
+
+
+def up_to_date(store: ModelStore, *, types=BUILD_TYPES, name: str = "edge-ft", with_base: bool = True) -> list[Artifact] | None:
+    """The models a default build would make, when each is already built from the current shipped
+    adapter and base and still verifies; else None."""
+    base_art = store.base_llm()
+    adapter, entry = shipped_adapter()
+    want = _origin(base_art, adapter, entry.sha256)
+    stem = base_art.name.rsplit("-", 1)[0]
+    names = [f"{name}-{q}" for q in types] + ([f"{stem}-base-{q}" for q in types] if with_base else [])
+    out = []
+    for n in names:
+        try:
+            a = store.get(n)
+        except ModelNotFound:
+            return None
+        if a.source != "build" or (a.role == "ft" and a.origin != want) or (a.role == "base" and a.origin != base_art.name):
+            return None
+        if not store.status(a).verified:
+            return None
+        out.append(a)
+    return out
+
+
 def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None = None, adapter_sha: str | None = None,
                  name: str = "edge-ft", base_name: str = "", with_base: bool = True, log=print) -> list[Artifact]:
     """Merge `adapter` (default: the shipped one) into the base and quantize to `types`.
@@ -71,7 +97,7 @@ def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None =
                 sha = sha256_file(dest)
                 art = Artifact(name=out_name, kind="llm", filename=dest.name, sha256=sha, size=dest.stat().st_size,
                                description=f"{desc}, {q.upper()}", source="build", role=role,
-                               origin=f"{base_art.name}+{Path(adapter).name}" if role == "ft" else base_art.name)
+                               origin=_origin(base_art, adapter, adapter_sha) if role == "ft" else base_art.name)
                 store._stamp(dest, sha)
                 store.register(art)
                 built.append(art)

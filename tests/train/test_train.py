@@ -229,3 +229,10 @@ def test_models_build_and_ask_work_without_torch(real_home, tmp_path):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["model"] == "edge-ft-q8_0" and out["mode"] == "ft" and "Paris" in out["answer"]
+    # a second build has nothing to do: the same models, not rebuilt (their files untouched)
+    mtimes = {b["name"]: os.stat(b["path"]).st_mtime_ns for b in built}
+    p = subprocess.run([sys.executable, "-m", "edge", "models", "build", "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    again = json.loads(p.stdout)
+    assert {b["name"]: b["sha256"] for b in again} == {b["name"]: b["sha256"] for b in built}
+    assert {b["name"]: os.stat(b["path"]).st_mtime_ns for b in again} == mtimes
