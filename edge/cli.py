@@ -99,7 +99,61 @@ def cmd_chat(args) -> int:
     from .tui.app import run_chat
 
     s = _settings(args)
-    return run_chat(s)
+    return run_chat(s, resume=args.resume)
+
+
+def _chats(args):
+    from .chats import open_chats
+    from .config import load_settings
+
+    return open_chats(load_settings())
+
+
+def cmd_chats_list(args) -> int:
+    import time
+
+    store = _chats(args)
+    convs = store.list(limit=args.limit)
+    if args.json:
+        _print_json([c.to_dict() for c in convs])
+        return 0
+    if not convs:
+        print("no conversations yet: start one with `edge chat`")
+        return 0
+    for c in convs:
+        print(f"{c.id:>5}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}  {c.n_messages:>3} msgs  {c.title}")
+    return 0
+
+
+def cmd_chats_show(args) -> int:
+    store = _chats(args)
+    conv = store.get(args.id)
+    msgs = store.messages(args.id)
+    if args.json:
+        _print_json({**conv.to_dict(), "messages": [m.__dict__ for m in msgs]})
+        return 0
+    print(f"# {conv.title}\n")
+    for m in msgs:
+        print(("You: " if m.role == "user" else "edge: ") + m.content + (" (stopped)" if m.stopped else ""))
+        if m.stats:
+            print(f"  [{m.stats}]")
+        print()
+    return 0
+
+
+def cmd_chats_rename(args) -> int:
+    _chats(args).rename(args.id, args.title)
+    return 0
+
+
+def cmd_chats_rm(args) -> int:
+    store = _chats(args)
+    for cid in args.ids:
+        store.get(cid)  # all exist, or nothing is deleted
+    for cid in args.ids:
+        store.delete(cid)
+        print(f"deleted conversation {cid}")
+    return 0
 
 
 def cmd_doctor(args) -> int:
@@ -117,6 +171,12 @@ def cmd_doctor(args) -> int:
     print(f"     features: {' '.join(cpu['features']) or '(none detected)'}")
     if rep.info.get("ram_bytes"):
         print(f"RAM: {_fmt_size(rep.info['ram_bytes'])}")
+    dd = rep.info.get("device_defaults") or {}
+    if dd:
+        print(f"defaults for this machine: {dd['threads']} threads"
+              + (f", context {dd['n_ctx']}, batch {dd['n_batch']}, {dd['quant'].upper()} model" if "n_ctx" in dd else "")
+              + f" (in force: {rep.info['settings']['threads'] or dd['threads']} threads, context {rep.info['settings']['n_ctx']}, "
+              + f"batch {rep.info['settings']['n_batch']}, model {rep.info.get('default_model', '?')})")
     print(f"data: {rep.info['home']}")
     for c in rep.checks:
         mark = "ok  " if c.ok else "FAIL"
@@ -189,11 +249,15 @@ def cmd_models_add(args) -> int:
 
 
 def cmd_models_build(args) -> int:
-    from .train.build import build_models
+    from .train.build import build_models, up_to_date
 
     store = _store(args)
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
-    built = build_models(store, types=tuple(args.types), log=log)
+    built = None if args.force else up_to_date(store, types=tuple(args.types))
+    if built is not None:
+        log("already built from the shipped adapter and still verified (--force rebuilds)")
+    else:
+        built = build_models(store, types=tuple(args.types), log=log)
     if args.json:
         _print_json([{"name": a.name, "path": str(store.path(a)), "sha256": a.sha256, "size": a.size, "role": a.role} for a in built])
     else:
@@ -307,7 +371,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="open the terminal chat UI", description="Open the terminal chat UI.")
     _gen_flags(c)
+    c.add_argument("--resume", nargs="?", const="last", metavar="ID",
+                   help="continue a stored conversation: the last one, or the one with this id (see `edge chats list`)")
     c.set_defaults(func=cmd_chat)
+
+    ch = sub.add_parser("chats", help="list, show, rename and delete stored conversations",
+                        description="Conversations of `edge chat`, stored in $EDGE_HOME/chats.db.")
+    chs = ch.add_subparsers(dest="chats_cmd", metavar="COMMAND")
+    x = chs.add_parser("list", help="the conversations, newest first", description="List the stored conversations, newest first.")
+    x.add_argument("--limit", type=int, default=0, help="show at most this many")
+    x.add_argument("--json", action="store_true", help="machine-readable output")
+    x.set_defaults(func=cmd_chats_list)
+    x = chs.add_parser("show", help="print one conversation", description="Print one stored conversation.")
+    x.add_argument("id", type=int)
+    x.add_argument("--json", action="store_true", help="machine-readable output (timings and sources included)")
+    x.set_defaults(func=cmd_chats_show)
+    x = chs.add_parser("rename", help="give a conversation a new title", description="Give a conversation a new title.")
+    x.add_argument("id", type=int)
+    x.add_argument("title")
+    x.set_defaults(func=cmd_chats_rename)
+    x = chs.add_parser("rm", help="delete conversations", description="Delete stored conversations (all or none).")
+    x.add_argument("ids", type=int, nargs="+", metavar="ID")
+    x.set_defaults(func=cmd_chats_rm)
+    ch.set_defaults(func=lambda a: (ch.print_help(), 2)[1])
 
     d = sub.add_parser("doctor", help="check this machine, SQLite, llama.cpp and the models", description="Check this machine, SQLite + sqlite-vec, llama.cpp and the models; exit 1 if something is wrong.")
     d.add_argument("--json", action="store_true", help="machine-readable output")
@@ -336,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Merge the shipped LoRA adapter into the pulled base model and quantize it (Q8_0, Q4_0); "
                          "the base is re-quantized to the same types for fair comparisons. Deterministic.")
     mb.add_argument("--types", nargs="+", default=["q8_0", "q4_0"], choices=["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "f16"], help="quantizations to build (default q8_0 q4_0)")
+    mb.add_argument("--force", action="store_true", help="rebuild even when the built models are up to date")
     mb.add_argument("--json", action="store_true", help="machine-readable output")
     mb.set_defaults(func=cmd_models_build)
     mr = msub.add_parser("remove", help="delete a model file", description="Delete a model's file (a catalog model can be pulled again).")

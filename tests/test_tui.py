@@ -1,4 +1,4 @@
-"""The chat screen, driven by Textual's Pilot on the real model."""
+"""`edge chat`, driven by Textual's Pilot on the real model, in a private EDGE_HOME per test."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import time
 
 import pytest
 
+from edge.chats import ChatStore
 from edge.config import load_settings
 from edge.tui.app import EdgeApp
+from edge.tui.screens.dialogs import ConversationsScreen, HelpScreen, SettingsScreen, SourcesScreen
 from edge.tui.widgets.message import MessageView
+from edge.tui.widgets.prompt import PromptArea
 
 pytestmark = pytest.mark.real
 
 
-async def wait_until(pilot, cond, timeout=60.0, what="condition"):
+async def wait_until(pilot, cond, timeout=90.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
@@ -24,76 +27,283 @@ async def wait_until(pilot, cond, timeout=60.0, what="condition"):
 
 
 def answers(app):
-    return [m for m in app.screen.query(MessageView) if m.role == "assistant"]
+    return [m for m in app.chat.query(MessageView) if m.role == "assistant"]
+
+
+def finished(app, n=1):
+    a = answers(app)
+    return len(a) >= n and not a[n - 1].pending and bool(a[n - 1].stats or a[n - 1].error) and not app.chat.answering
 
 
 async def ask(pilot, text):
-    inp = pilot.app.screen.query_one("#prompt")
-    inp.value = text
+    area = pilot.app.chat.query_one(PromptArea)
+    area.focus()
+    area.load_text(text)
     await pilot.press("enter")
 
 
-def test_send_a_question_and_see_the_streamed_answer(real_home):
-    async def run():
+def run(coro):
+    asyncio.run(coro)
+
+
+def test_send_a_question_and_see_the_streamed_answer_which_is_stored(real_home):
+    async def go():
         app = EdgeApp(load_settings())
         async with app.run_test(size=(80, 24)) as pilot:
+            seen = []
+
             await ask(pilot, "What is the capital of France?")
-            await wait_until(pilot, lambda: answers(app) and "decode" in str(answers(app)[0].query_one(".stats").render()), what="answer stats")
+            # streamed: some text shows while the answer is still being written
+            deadline = time.monotonic() + 90
+            while not finished(app) and time.monotonic() < deadline:
+                a = answers(app)
+                if a and a[0].text and app.chat.answering:
+                    seen.append(a[0].text)
+                await pilot.pause(0.01)
+            assert finished(app), "no answer"
             ans = answers(app)[0]
             assert "Paris" in ans.text
-            assert not app.screen.answering
+            assert "decode" in ans.stats and "TTFT" in ans.stats and "prompt tok" in ans.stats
+            assert seen and len(seen[0]) < len(ans.text), "the answer did not stream"
+            # stored as it completed, readable by another connection
+            other = ChatStore(real_home / "chats.db")
+            msgs = other.messages(other.last().id)
+            assert [m.role for m in msgs] == ["user", "assistant"] and msgs[1].content == ans.text and msgs[1].stats == ans.stats
+            # the question box: Enter sent it and emptied it; Up brings it back
+            area = app.chat.query_one(PromptArea)
+            assert area.text == ""
+            await pilot.press("up")
+            assert area.text == "What is the capital of France?"
+            await pilot.press("down")
+            assert area.text == ""
+            # multi-line: Ctrl+J makes a new line instead of sending
+            await pilot.press("a", "ctrl+j", "b")
+            assert area.text == "a\nb" and len(answers(app)) == 1
+            # copy the answer
+            await pilot.press("ctrl+y")
+            assert app.clipboard == ans.text
 
-    asyncio.run(run())
+    run(go())
 
 
 def test_escape_stops_an_answer_and_keeps_the_text(real_home):
-    async def run():
-        s = load_settings(max_tokens=2000)
-        app = EdgeApp(s)
+    async def go():
+        app = EdgeApp(load_settings(max_tokens=2000))
         async with app.run_test(size=(80, 24)) as pilot:
             await ask(pilot, "Write a very long story about a dragon who learns to fly. Make it at least 20 paragraphs.")
             await wait_until(pilot, lambda: answers(app) and len(answers(app)[0].text) > 40, what="some streamed text")
             await pilot.press("escape")
-            await wait_until(pilot, lambda: not app.screen.answering, what="the answer to stop")
+            await wait_until(pilot, lambda: finished(app), what="the answer to stop")
             ans = answers(app)[0]
             assert app.assistant.last.stop_reason == "cancelled"
             assert ans.text and app.assistant.last.timings.completion_tokens < 2000
             assert ans.query(".stopped")
+            stored = ChatStore(real_home / "chats.db")
+            m = stored.messages(stored.last().id)[-1]
+            assert m.stopped and m.content == ans.text
 
-    asyncio.run(run())
+    run(go())
 
 
-def test_retrieval_answers_list_their_sources(sample_home):
-    from edge.rag import open_retriever
-
-    async def run():
-        s = load_settings(rag=True)
-        app = EdgeApp(s, retriever=open_retriever(s))
+def test_toggle_retrieval_and_read_the_sources(sample_home):
+    async def go():
+        app = EdgeApp(load_settings())  # starts without retrieval
         async with app.run_test(size=(100, 40)) as pilot:
+            sw = app.chat.query_one("#rag")
+            assert sw.value is False
+            await pilot.press("ctrl+r")
+            assert sw.value is True and app.chat.rag
             await ask(pilot, "What torque do the battery terminal bolts need?")
-            await wait_until(pilot, lambda: answers(app) and answers(app)[0].query(".sources"), what="sources")
-            text = str(answers(app)[0].query_one(".sources").render())
+            await wait_until(pilot, lambda: finished(app), what="the answer")
+            ans = answers(app)[0]
+            text = str(ans.query_one(".sources").render())
             assert "[1]" in text and "build/knowledge/" in text and "lines" in text
+            assert "+rag" in ans.stats and "retrieval" in ans.stats
+            # open the sources and read the chunk the model was given
+            await pilot.press("f4")
+            await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen), what="the sources screen")
+            chunk = app.screen.query_one("#chunk").text
+            assert chunk and chunk == app.assistant.last.sources[0].text
+            await pilot.press("down")
+            await pilot.pause()
+            if len(app.assistant.last.sources) > 1:
+                assert app.screen.query_one("#chunk").text == app.assistant.last.sources[1].text
+            await pilot.press("escape")
+            # and off again: the next answer has no sources
+            await pilot.press("ctrl+r")
+            assert sw.value is False
+            await ask(pilot, "Thanks!")
+            await wait_until(pilot, lambda: finished(app, 2), what="the second answer")
+            assert not answers(app)[1].query(".sources") and "+rag" not in answers(app)[1].stats
 
-    asyncio.run(run())
+    run(go())
 
 
-def test_markup_in_documents_and_answers_is_shown_literally(real_home):
-    from edge.tui.widgets.message import MessageView
-
-    async def run():
+def test_switch_model_in_settings_and_it_is_remembered(built_home):
+    async def go():
         app = EdgeApp(load_settings())
         async with app.run_test(size=(80, 24)) as pilot:
-            view = MessageView("assistant", pending=True)
-            await app.screen.query_one("#messages").mount(view)
-            view.finish("stats [bold]x[/bold]", sources=["doc.md, lines 1-2, [@click=app.quit]Quit[/]"])
-            await pilot.pause()
-            src = str(view.query_one(".sources").render())
-            assert "[@click=app.quit]Quit[/]" in src
-            assert "[bold]x[/bold]" in str(view.query_one(".stats").render())
-            user = MessageView("user", "[red]not red[/red]")
-            await app.screen.query_one("#messages").mount(user)
-            await pilot.pause()
-            assert "[red]not red[/red]" in str(user.query_one(".user-text").render())
+            await wait_until(pilot, lambda: app.assistant.engine is not None and not app.chat.loading, what="the model to load")
+            assert app.assistant.model_name == "edge-ft-q8_0"
+            await pilot.press("f3")
+            await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="settings")
+            from textual.widgets import Input, Select
 
-    asyncio.run(run())
+            app.screen.query_one("#model", Select).value = "smollm2-135m-instruct-base-q4_0"
+            app.screen.query_one("#temperature", Input).value = "hot"
+            await pilot.press("ctrl+s")
+            assert isinstance(app.screen, SettingsScreen)  # refused, with a message
+            assert "temperature" in str(app.screen.query_one("#error").render())
+            app.screen.query_one("#temperature", Input).value = "0"
+            app.screen.query_one("#max_tokens", Input).value = "48"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="settings to close")
+            await wait_until(pilot, lambda: app.assistant.model_name == "smollm2-135m-instruct-base-q4_0" and not app.chat.loading, what="the switch")
+            await ask(pilot, "What is the capital of France?")
+            await wait_until(pilot, lambda: finished(app), what="the answer")
+            ans = answers(app)[0]
+            assert "smollm2-135m-instruct-base-q4_0" in ans.stats and ans.stats.startswith("base ")
+            assert app.assistant.last.timings.completion_tokens <= 48
+        # remembered for the next run
+        s = load_settings()
+        assert s.model == "smollm2-135m-instruct-base-q4_0" and s.max_tokens == 48
+
+    run(go())
+
+
+def test_kill_and_resume_keeps_the_conversation(real_home):
+    async def first():
+        app = EdgeApp(load_settings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ask(pilot, "My name is Ada. What is the capital of France?")
+            await wait_until(pilot, lambda: finished(app), what="the answer")
+            # a second question, left unanswered: the process "dies" while it is being answered
+            app.chat.query_one(PromptArea).load_text("And of Italy?")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.chat.answering, what="answering")
+            return answers(app)[0].text
+
+    async def second(cid, first_answer):
+        app = EdgeApp(load_settings(), conversation=cid)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            views = list(app.chat.query(MessageView))
+            assert [v.role for v in views][:3] == ["user", "assistant", "user"]
+            assert views[1].text == first_answer and views[1].stats
+            # the finished exchange is the model's history again; the unfinished question is not
+            assert [t.user for t in app.assistant.history] == ["My name is Ada. What is the capital of France?"]
+            await ask(pilot, "What is my name?")
+            await wait_until(pilot, lambda: finished(app, 2) if len(answers(app)) > 1 else False, what="the answer")
+            assert app.assistant.last.timings.prompt_tokens > 40  # the history went into the prompt
+            assert app.sub_title.startswith("My name is Ada")
+
+    first_answer = None
+
+    async def both():
+        nonlocal first_answer
+        first_answer = await first()
+        store = ChatStore(real_home / "chats.db")
+        cid = store.last().id
+        assert [m.role for m in store.messages(cid)][:3] == ["user", "assistant", "user"]
+        await second(cid, first_answer)
+
+    run(both())
+
+
+def test_conversations_can_be_listed_renamed_deleted_and_opened(real_home):
+    from edge.chats import Message
+
+    store = ChatStore(real_home / "chats.db")
+    a = store.create("about batteries", now=1.0)
+    store.add(a, Message("user", "about batteries"), now=1.0)
+    store.add(a, Message("assistant", "They are 12 V."), now=1.0)
+    b = store.create("about fuses", now=2.0)
+    store.add(b, Message("user", "about fuses"), now=2.0)
+
+    async def go():
+        app = EdgeApp(load_settings(), preload=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f2")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="the list")
+            from textual.widgets import Input, OptionList
+
+            ol = app.screen.query_one(OptionList)
+            assert ol.option_count == 2
+            assert "about fuses" in str(ol.get_option_at_index(0).prompt)  # newest first
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.screen.query(Input), what="the rename box")
+            app.screen.query_one(Input).value = "Fuses, renamed"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="the list again")
+            assert store.get(b).title == "Fuses, renamed"
+            await pilot.press("d", "y")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen) and app.screen.query_one(OptionList).option_count == 1, what="delete")
+            assert [c.id for c in store.list()] == [a]
+            await pilot.press("enter")  # open the one left
+            await wait_until(pilot, lambda: app.chat.cid == a and len(list(app.chat.query(MessageView))) == 2, what="the conversation")
+            assert answers(app)[0].text == "They are 12 V." and app.assistant.history[0].assistant == "They are 12 V."
+
+    run(go())
+
+
+def test_markup_in_documents_and_answers_is_shown_literally(real_home, embedder, tmp_path):
+    from edge.rag import open_retriever
+    from edge.rag.store import Index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    evil = "[bold]Fuse F7[/bold] protects the [@click=app.quit]winch[/] motor; see [link=https://example.com]here[/link]."
+    (docs / "[red]fuses[/red].md").write_text(f"# Fuses [i]and[/i] relays\n\n{evil}\n\nFuse F7 is rated 30 A.\n")
+    idx = Index(tmp_path / "evil.db", embedder)
+    idx.add([docs])
+    idx.close()
+
+    async def go():
+        s = load_settings(rag=True, index=str(tmp_path / "evil.db"))
+        app = EdgeApp(s, retriever=open_retriever(s))
+        async with app.run_test(size=(100, 40)) as pilot:
+            await ask(pilot, "Which fuse protects the winch motor? Reply with [bold]x[/bold] first.")
+            await wait_until(pilot, lambda: finished(app), what="the answer")
+            ans = answers(app)[0]
+            src = str(ans.query_one(".sources").render())
+            assert "[red]fuses[/red].md" in src and "Fuses [i]and[/i] relays" in src
+            await pilot.press("f4")
+            await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen), what="sources")
+            assert evil in app.screen.query_one("#chunk").text
+            from textual.widgets import OptionList
+
+            assert "[red]fuses[/red].md" in str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
+            await pilot.press("escape")
+            # the user's own text, and a model answer holding markup, are literal too
+            user = [m for m in app.chat.query(MessageView) if m.role == "user"][0]
+            assert "[bold]x[/bold]" in str(user.query_one(".user-text").render())
+            view = MessageView("assistant", pending=True)
+            await app.chat.query_one("#messages").mount(view)
+            view.finish("stats [bold]x[/bold]", sources=[{"n": 1, "path": "[@click=app.quit]q[/]", "heading": "", "lines": [1, 2], "text": ""}])
+            await pilot.pause()
+            assert "[@click=app.quit]q[/]" in str(view.query_one(".sources").render())
+            assert "[bold]x[/bold]" in str(view.query_one(".stats").render())
+            assert app.is_running
+
+    run(go())
+
+
+def test_help_lists_every_binding_and_the_palette_has_the_actions(real_home):
+    from edge.tui.screens.chat import ChatScreen
+
+    async def go():
+        app = EdgeApp(load_settings(), preload=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f1")
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+            text = str(app.screen.query_one("#help-text").render())
+            for b in ChatScreen.BINDINGS + list(EdgeApp.BINDINGS):
+                assert b.description in text, b.description
+            for key in ("F2", "F3", "F4", "Esc", "ctrl+r", "ctrl+y"):
+                assert key.lower() in text.lower(), key
+            await pilot.press("escape")
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for t in ("New chat", "Conversations", "Settings", "Toggle retrieval", "Show sources", "Copy answer", "Help"):
+                assert t in titles
+
+    run(go())

@@ -2,40 +2,142 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 
 from ..assistant import Assistant
+from ..chats import ChatStore, open_chats
 from ..config import Settings
 from .screens.chat import ChatScreen
+from .widgets.prompt import NEWLINE_KEYS
+
+
+def key_name(key: str) -> str:
+    """`ctrl+r` -> `Ctrl+R`, `escape` -> `Esc`: how keys are written on a keyboard."""
+    names = {"escape": "Esc", "enter": "Enter", "delete": "Delete", "up": "↑", "down": "↓"}
+    return "+".join(names.get(p, p.upper() if len(p) == 1 or (p[0] == "f" and p[1:].isdigit()) else p.capitalize()) for p in key.split("+"))
 
 
 class EdgeApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "edge"
     SUB_TITLE = "offline assistant"
-    BINDINGS = [("ctrl+q", "quit", "Quit")]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=True, priority=True),
+        Binding("f1", "help", "Help", show=True),
+    ]
 
-    def __init__(self, settings: Settings, *, assistant: Assistant | None = None, retriever=None):
+    def __init__(self, settings: Settings, *, assistant: Assistant | None = None, retriever=None, store: ChatStore | None = None,
+                 conversation: int | None = None, preload: bool = True):
         super().__init__()
         self.settings = settings
         self.assistant = assistant or Assistant(settings, retriever=retriever)
+        self.store = store or open_chats(settings)
+        self.conversation = conversation
+        self.preload = preload
 
     def on_mount(self) -> None:
-        self.push_screen(ChatScreen(self.assistant, rag=self.settings.rag))
+        # A 16-colour terminal (the Linux console, TERM=linux) gets a theme made of its own colours
+        # rather than true colours rounded to the nearest of sixteen.
+        if self.console.color_system in ("standard", "windows"):
+            self.theme = "ansi-dark"
+        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload))
 
     def on_unmount(self) -> None:
         self.assistant.cancel()
 
+    @property
+    def chat(self) -> ChatScreen | None:
+        for s in reversed(self.screen_stack):
+            if isinstance(s, ChatScreen):
+                return s
+        return None
 
-def run_chat(settings: Settings) -> int:
-    # Fail before the screen opens if the model is missing: a clear line beats an empty UI.
+    def installed_models(self) -> tuple[list[tuple[str, str]], str]:
+        """(name, label) of every language model on disk, and the name of the default one."""
+        from ..errors import EdgeError
+
+        st = self.assistant.store
+        out = []
+        for a in st.artifacts():
+            if a.kind == "llm" and st.path(a).is_file():
+                kind = {"ft": "fine-tuned", "base": "base"}.get(a.role, a.source)
+                out.append((a.name, f"{a.name} ({kind})"))
+        try:
+            default = st.default_llm(self.settings.quant).name
+        except EdgeError:
+            default = out[0][0] if out else ""
+        return out, default
+
+    # -- help and the command palette -------------------------------------------------------------
+    def binding_rows(self) -> list[tuple[str, str, str]]:
+        """(where, key, what) for every binding of the app and the chat, read from the bindings."""
+        from .screens.dialogs import ConversationsScreen, SettingsScreen, SourcesScreen
+
+        rows = []
+
+        def add(where: str, bindings) -> None:
+            for b in bindings:
+                b = b if isinstance(b, Binding) else Binding(*b)
+                for key in b.key.split(","):
+                    rows.append((where, key_name(key.strip()), b.description))
+
+        add("Everywhere", list(self.BINDINGS) + [Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette: every action by name")])
+        add("Chat", ChatScreen.BINDINGS)
+        rows.append(("Question box", "Enter", "Send"))
+        rows.append(("Question box", " / ".join(key_name(k) for k in NEWLINE_KEYS), "New line"))
+        rows.append(("Question box", "↑ / ↓", "Earlier / later questions (on the first / last line)"))
+        add("Conversations (F2)", ConversationsScreen.BINDINGS)
+        add("Settings (F3)", SettingsScreen.BINDINGS)
+        add("Sources (F4)", SourcesScreen.BINDINGS)
+        return rows
+
+    def action_help(self) -> None:
+        from .screens.dialogs import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.binding_rows()))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat
+        if chat is None:
+            return
+        yield SystemCommand("New chat", "Start a new conversation (Ctrl+N)", chat.action_new_chat)
+        yield SystemCommand("Conversations", "Resume, rename or delete a stored conversation (F2)", chat.action_conversations)
+        yield SystemCommand("Settings", "Model, system prompt, temperature, max tokens (F3)", chat.action_settings)
+        yield SystemCommand("Toggle retrieval", "Answer from your documents with sources, or from the model alone (Ctrl+R)", chat.action_toggle_rag)
+        yield SystemCommand("Show sources", "Read the chunks the last answer was given (F4)", chat.action_sources)
+        yield SystemCommand("Copy answer", "Copy the last answer to the clipboard (Ctrl+Y)", chat.action_copy)
+        yield SystemCommand("Stop answer", "Stop the answer being written (Esc)", chat.action_stop)
+        yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
+
+
+def run_chat(settings: Settings, *, resume: str | None = None) -> int:
+    """Open the chat. `resume`: None for a new conversation, "last", or a conversation id."""
+    from ..errors import UsageError
     from ..models import ModelStore
 
-    ModelStore(settings.home).resolve_llm(settings.model)
+    # Fail before the screen opens if the model is missing: a clear line beats an empty UI.
+    ModelStore(settings.home).resolve_llm(settings.model, quant=settings.quant)
+    store = open_chats(settings)
+    conversation = None
+    if resume == "last":
+        last = store.last()
+        if last is None:
+            raise UsageError("there is no conversation to resume yet: start one with `edge chat`")
+        conversation = last.id
+    elif resume is not None:
+        if not str(resume).isdigit():
+            raise UsageError(f"--resume takes a conversation id (see `edge chats list`), not {resume!r}")
+        conversation = store.get(int(resume)).id
     retriever = None
     if settings.rag:
         from ..rag import open_retriever
 
         retriever = open_retriever(settings)
-    EdgeApp(settings, retriever=retriever).run()
+    EdgeApp(settings, retriever=retriever, store=store, conversation=conversation).run()
     return 0

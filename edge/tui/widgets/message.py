@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import LoadingIndicator, Markdown, Static
 
 
+def source_label(s: dict) -> str:
+    """`path › heading, lines a-b` for a stored source (see assistant.source_dict)."""
+    a, b = (s.get("lines") or [0, 0])[:2]
+    head = f" › {s['heading']}" if s.get("heading") else ""
+    return f"{s.get('path', '?')}{head}, lines {a}-{b}"
+
+
 class MessageView(Vertical):
-    """A chat message. Text is never parsed as Rich/Textual markup: it is untrusted."""
+    """A chat message. Text is never parsed as Rich/Textual markup: it is untrusted. Markdown
+    bodies go through the Markdown widget, which renders Markdown and nothing else."""
 
     DEFAULT_CSS = """
     MessageView { height: auto; margin: 0 0 1 0; padding: 0 1; }
@@ -19,24 +30,41 @@ class MessageView(Vertical):
     MessageView .stats { color: $text-muted; height: auto; }
     MessageView .stopped { color: $warning; height: 1; }
     MessageView .sources { color: $text-muted; height: auto; }
+    MessageView .sources:hover { color: $text; }
     MessageView LoadingIndicator { height: 1; }
     """
 
-    def __init__(self, role: str, text: str = "", *, pending: bool = False):
+    @dataclass
+    class SourcesClicked(Message):
+        view: "MessageView"
+
+    def __init__(self, role: str, text: str = "", *, pending: bool = False, stats: str = "", stopped: bool = False,
+                 sources: list[dict] | None = None, error: str = ""):
         super().__init__(classes=role)
         self.role = role
         self.text = text
         self.pending = pending
+        self.stats = stats
+        self.stopped = stopped
+        self.sources: list[dict] = list(sources or [])
+        self.error = error
 
     def compose(self) -> ComposeResult:
         yield Static("You" if self.role == "user" else "edge", classes="role", markup=False)
         if self.role == "user":
             yield Static(self.text, classes="user-text", markup=False)
-        else:
-            yield Markdown(self.text)
-            if self.pending:
-                yield LoadingIndicator()
-            yield Static("", classes="stats", markup=False)
+            return
+        yield Markdown(self.text)
+        if self.pending:
+            yield LoadingIndicator()
+        if self.stopped:
+            yield Static("(stopped)", classes="stopped", markup=False)
+        if self.sources:
+            yield Static(self._sources_text(), classes="sources", markup=False)
+        yield Static(self.error or self.stats, classes="stats", markup=False)
+
+    def _sources_text(self) -> str:
+        return "Sources (F4 or click to read):\n" + "\n".join(f"  [{s.get('n', i)}] {source_label(s)}" for i, s in enumerate(self.sources, 1))
 
     def set_text(self, text: str) -> None:
         self.text = text
@@ -46,13 +74,18 @@ class MessageView(Vertical):
                 ind.remove()
         self.query_one(Markdown).update(text)
 
-    def finish(self, stats: str, *, stopped: bool = False, error: str = "", sources: list[str] = ()) -> None:
+    def finish(self, stats: str, *, stopped: bool = False, error: str = "", sources: list[dict] = ()) -> None:
         self.pending = False
+        self.stats, self.stopped, self.sources, self.error = stats, stopped, list(sources), error
         for ind in self.query(LoadingIndicator):
             ind.remove()
+        anchor = self.query_one(".stats")
         if stopped:
-            self.mount(Static("(stopped)", classes="stopped", markup=False), before=self.query_one(".stats"))
-        if sources:
-            text = "Sources:\n" + "\n".join(f"  [{i}] {s}" for i, s in enumerate(sources, 1))
-            self.mount(Static(text, classes="sources", markup=False), before=self.query_one(".stats"))
-        self.query_one(".stats", Static).update(error or stats)
+            self.mount(Static("(stopped)", classes="stopped", markup=False), before=anchor)
+        if self.sources:
+            self.mount(Static(self._sources_text(), classes="sources", markup=False), before=anchor)
+        anchor.update(error or stats)
+
+    def on_click(self, event) -> None:
+        if self.sources and event.widget is not None and event.widget.has_class("sources"):
+            self.post_message(self.SourcesClicked(self))

@@ -1,0 +1,122 @@
+"""`edge chat` in a real terminal: tmux runs it at 80×24, keys are typed, the screen is read.
+
+Also the crash case for real: the process is killed with SIGKILL after an answer, and
+`edge chat --resume` (on a 16-colour TERM=linux terminal) shows the conversation again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.real
+
+if shutil.which("tmux") is None:
+    if os.environ.get("EDGE_REQUIRE_TMUX"):
+        raise RuntimeError("tmux is required for this run (EDGE_REQUIRE_TMUX is set) but is not installed")
+    pytest.skip("tmux is not installed", allow_module_level=True)
+
+
+class Term:
+    def __init__(self, sock: Path, name: str):
+        self.sock, self.name = sock, name
+
+    def tmux(self, *args, check=True) -> str:
+        p = subprocess.run(["tmux", "-S", str(self.sock), *args], capture_output=True, text=True, check=False)
+        if check and p.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)}: {p.stderr.strip()}")
+        return p.stdout
+
+    def start(self, command: str, env: dict) -> None:
+        envs = [x for k, v in env.items() for x in ("-e", f"{k}={v}")]
+        self.tmux("new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", *envs, command)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.name, check=False)
+
+    def wait_for(self, *texts: str, timeout: float = 120.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.screen()
+            if all(t in s for t in texts):
+                return s
+            time.sleep(0.2)
+        raise AssertionError(f"{texts} never appeared; the screen was:\n{self.screen()}")
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.tmux("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "-S", str(self.sock), "has-session", "-t", self.name], capture_output=True, check=False).returncode == 0
+
+    def pid(self) -> int:
+        return int(self.tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").strip())
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            kids = []
+        todo += [int(k) for k in kids]
+    return out
+
+
+@pytest.fixture
+def term(tmp_path):
+    t = Term(tmp_path / "tmux.sock", "edge")
+    yield t
+    t.tmux("kill-server", check=False)
+
+
+def test_chat_in_tmux_answers_and_survives_a_kill(real_home, term, tmp_path):
+    env = {"EDGE_HOME": str(real_home), "TERM": "xterm-256color", "COLORTERM": "truecolor", "PYTHONPATH": str(ROOT)}
+    cmd = f"{sys.executable} -m edge chat"
+    term.start(cmd, env)
+    term.wait_for("Ask something", "retrieval")
+    term.keys("What is the capital of France?", literal=True)
+    term.keys("Enter")
+    screen = term.wait_for("Paris", "decode")
+    assert "You" in screen and "What is the capital of France?" in screen
+    # SIGKILL: no shutdown code runs
+    for p in reversed(descendants(term.pid())):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    term.tmux("kill-server", check=False)
+
+    env2 = dict(env, TERM="linux")
+    env2.pop("COLORTERM")
+    term2 = Term(tmp_path / "tmux2.sock", "edge2")
+    try:
+        term2.start(f"{sys.executable} -m edge chat --resume", env2)
+        screen = term2.wait_for("What is the capital of France?", "Paris", "decode")
+        term2.keys("What is the capital of Italy?", literal=True)
+        term2.keys("Enter")
+        term2.wait_for("Rome")
+        term2.keys("C-q")  # quits cleanly: the session ends with the app
+        deadline = time.monotonic() + 30
+        while term2.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not term2.alive(), "Ctrl+Q did not quit"
+    finally:
+        term2.tmux("kill-server", check=False)
+    from edge.chats import ChatStore
+
+    store = ChatStore(real_home / "chats.db")
+    convs = store.list()
+    assert len(convs) == 1 and convs[0].n_messages == 4
