@@ -37,7 +37,7 @@ def markdown(res: dict) -> str:
     L = [f"# edge bench — retrieval, fine-tuning, or both{' (quick run)' if res['quick'] else ''}", ""]
     L += [f"Measured {res['started']} on {env['cpu']['model']} ({env['cpu']['physical_cores']} physical cores, "
           f"{env['ram_bytes'] / 2**30:.1f} GiB RAM), {env['platform']}. Every figure below comes from this run "
-          f"(`results.json` holds every individual run). Main configuration: {q0.upper()}, {t0} thread(s), greedy decoding, "
+          f"(`results.json` holds every individual run), made by edge at commit `{env.get('commit') or 'unknown'}`. Main configuration: {q0.upper()}, {t0} thread(s), greedy decoding, "
           f"answers of at most {cfg['max_tokens']} tokens.", ""]
     L += ["## The comparison", "", "| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
 

@@ -81,8 +81,18 @@ def environment() -> dict:
             versions[mod] = __import__(mod).__version__
         except Exception:
             versions[mod] = None
-    return {"edge": __version__, "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_info(),
+    return {"edge": __version__, "commit": _commit(), "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_info(),
             "ram_bytes": ram_bytes(), "versions": versions}
+
+
+def _commit() -> str | None:
+    """The clone's commit, with `-dirty` when files differ from it: which code made a report."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
 
 
 def _run_worker(job: dict) -> dict:
