@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Install edge on a Raspberry Pi 4 or 5 running Raspberry Pi OS 64-bit (Debian bookworm, aarch64):
+# apt packages, a virtual environment in .venv/, llama.cpp compiled for this board, the pinned
+# models, the fine-tuned model, the sample index, and a smoke test. Idempotent: a second run
+# rebuilds nothing whose inputs did not change.
+#   scripts/install-pi.sh              install (asks sudo for apt when not root)
+#   scripts/install-pi.sh --no-apt     skip apt (packages already there)
+#   scripts/install-pi.sh --help
+# Environment: EDGE_PI_BOARD=pi4|pi5 overrides the board detection; EDGE_LLAMA_LIBS=DIR installs
+# llama.cpp libraries built elsewhere with the same flags (scripts/verify-arm64.sh uses it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LLAMA_CPP_PYTHON_VERSION="0.3.36"   # the version verify-arm64.sh and CI were run with
+apt=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-apt) apt=0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-pi.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+os="$(uname -s)"; arch="$(uname -m)"
+if [ "$os" != "Linux" ] || [ "$arch" != "aarch64" ]; then
+  echo "install-pi.sh: this installs edge on a 64-bit Raspberry Pi (aarch64 Linux), and this machine is $os $arch; elsewhere use scripts/setup.sh" >&2
+  exit 2
+fi
+
+say() { echo "==> $*"; }
+
+# -- the board, and the llama.cpp build flags for it ---------------------------------------------
+board="${EDGE_PI_BOARD:-}"
+if [ -z "$board" ]; then
+  # Pi 5 (Cortex-A76) has the dot-product instructions; Pi 4 (Cortex-A72) has not.
+  if grep -qw asimddp /proc/cpuinfo; then board=pi5; else board=pi4; fi
+fi
+case "$board" in
+  # GGML_NATIVE=ON fails with bookworm's GCC 12 on a Pi 5, so the architecture is spelled out.
+  pi5) arm_arch="armv8.2-a+dotprod+fp16" ;;
+  pi4) arm_arch="armv8-a" ;;
+  *) echo "install-pi.sh: EDGE_PI_BOARD must be pi4 or pi5, not '$board'" >&2; exit 2 ;;
+esac
+CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CPU_ARM_ARCH=$arm_arch"
+mem_kb="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+cores="$(nproc)"
+# A compiler process takes up to ~1 GB on llama.cpp's larger files: fewer jobs on small boards.
+if [ "$mem_kb" -lt 2500000 ]; then jobs=1; elif [ "$mem_kb" -lt 5000000 ]; then jobs=2; else jobs="$cores"; fi
+model_desc="$(tr -d '\0' </proc/device-tree/model 2>/dev/null || echo unknown board)"
+say "board: $model_desc ($board), $((mem_kb / 1024)) MB RAM, $cores cores; llama.cpp flags: $CMAKE_ARGS; $jobs build job(s)"
+
+# -- apt -----------------------------------------------------------------------------------------
+need=(python3-venv python3-dev build-essential cmake git)
+if [ "$apt" = 1 ]; then
+  missing=()
+  for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing apt packages: ${missing[*]}"
+    sudo_="" ; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    say "apt packages present: ${need[*]}"
+  fi
+fi
+
+# -- the virtual environment (bookworm's system pip is closed by PEP 668) --------------------------
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check)
+"${PIP[@]}" install --quiet --upgrade pip
+
+say "binary wheels: numpy onnxruntime tokenizers sqlite-vec sqlean.py"
+"${PIP[@]}" install --quiet --only-binary=:all: numpy "onnxruntime!=1.21.*" tokenizers "sqlite-vec>=0.1.7" sqlean.py
+
+# -- llama.cpp for this board ----------------------------------------------------------------------
+stamp=.venv/.edge-llama-build
+want="llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION $CMAKE_ARGS${EDGE_LLAMA_LIBS:+ prebuilt}"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  say "llama.cpp already built for this board ($want)"
+else
+  rm -f "$stamp"
+  if [ -n "${EDGE_LLAMA_LIBS:-}" ]; then
+    say "installing llama-cpp-python $LLAMA_CPP_PYTHON_VERSION around the libraries in $EDGE_LLAMA_LIBS"
+    CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" "${PIP[@]}" install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
+    libdir="$(.venv/bin/python -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("llama_cpp").origin), "lib"))')"
+    mkdir -p "$libdir"
+    cp -a "$EDGE_LLAMA_LIBS"/lib*.so* "$libdir"/
+  else
+    say "compiling llama.cpp for the $board (about 10 to 30 minutes on a Pi)"
+    CMAKE_ARGS="$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
+      "${PIP[@]}" install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
+  fi
+  .venv/bin/python -c "import llama_cpp" || { echo "install-pi.sh: llama-cpp-python does not import" >&2; exit 1; }
+  echo "$want" >"$stamp"
+fi
+
+say "installing edge"
+"${PIP[@]}" install --quiet --prefer-binary -e .
+
+# -- models, the fine-tuned build, the sample index -------------------------------------------------
+EDGE=.venv/bin/edge
+say "pulling the pinned models"
+$EDGE models pull
+say "building the fine-tuned model from the shipped adapter"
+$EDGE models build
+say "indexing the sample manual"
+$EDGE index add --sample --quiet
+
+say "checking"
+$EDGE doctor
+say "smoke test"
+$EDGE ask --rag "What torque do the battery terminal bolts need?" --max-tokens 48 --verbose
+
+echo
+echo "edge is installed. Start the chat with:  $(pwd)/.venv/bin/edge chat"
+echo "Over SSH, COLORTERM=truecolor gives full colour; on the Linux console (TERM=linux) edge uses its 16 colours."
