@@ -50,21 +50,24 @@ def test_send_a_question_and_see_the_streamed_answer_which_is_stored(real_home):
     async def go():
         app = EdgeApp(load_settings())
         async with app.run_test(size=(80, 24)) as pilot:
-            seen = []
+            seen = []  # what the answer's view showed, update by update
+            real_set_text = MessageView.set_text
 
-            await ask(pilot, "What is the capital of France?")
-            # streamed: some text shows while the answer is still being written
-            deadline = time.monotonic() + 90
-            while not finished(app) and time.monotonic() < deadline:
-                a = answers(app)
-                if a and a[0].text and app.chat.answering:
-                    seen.append(a[0].text)
-                await pilot.pause(0.01)
-            assert finished(app), "no answer"
+            def spy(view, text):
+                seen.append((text, app.chat.answering))
+                real_set_text(view, text)
+
+            MessageView.set_text = spy
+            try:
+                await ask(pilot, "What is the capital of France?")
+                await wait_until(pilot, lambda: finished(app), what="the answer")
+            finally:
+                MessageView.set_text = real_set_text
             ans = answers(app)[0]
             assert "Paris" in ans.text
             assert "decode" in ans.stats and "TTFT" in ans.stats and "prompt tok" in ans.stats
-            assert seen and len(seen[0]) < len(ans.text), "the answer did not stream"
+            # streamed: the first update came while answering and held only the start of the answer
+            assert seen and seen[0][1] and ans.text.startswith(seen[0][0]) and len(seen[0][0]) < len(ans.text), seen
             # stored as it completed, readable by another connection
             other = ChatStore(real_home / "chats.db")
             msgs = other.messages(other.last().id)
@@ -143,7 +146,7 @@ def test_switch_model_in_settings_and_it_is_remembered(built_home):
     async def go():
         app = EdgeApp(load_settings())
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: app.assistant.engine is not None and not app.chat.loading, what="the model to load")
+            await wait_until(pilot, lambda: app.assistant.engine is not None and not app.chat.model_loading, what="the model to load")
             assert app.assistant.model_name == "edge-ft-q8_0"
             await pilot.press("f3")
             await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="settings")
@@ -158,7 +161,7 @@ def test_switch_model_in_settings_and_it_is_remembered(built_home):
             app.screen.query_one("#max_tokens", Input).value = "48"
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="settings to close")
-            await wait_until(pilot, lambda: app.assistant.model_name == "smollm2-135m-instruct-base-q4_0" and not app.chat.loading, what="the switch")
+            await wait_until(pilot, lambda: app.assistant.model_name == "smollm2-135m-instruct-base-q4_0" and not app.chat.model_loading, what="the switch")
             await ask(pilot, "What is the capital of France?")
             await wait_until(pilot, lambda: finished(app), what="the answer")
             ans = answers(app)[0]
@@ -173,14 +176,14 @@ def test_switch_model_in_settings_and_it_is_remembered(built_home):
 
 def test_kill_and_resume_keeps_the_conversation(real_home):
     async def first():
-        app = EdgeApp(load_settings())
+        app = EdgeApp(load_settings(max_tokens=2000))
         async with app.run_test(size=(80, 24)) as pilot:
             await ask(pilot, "My name is Ada. What is the capital of France?")
             await wait_until(pilot, lambda: finished(app), what="the answer")
-            # a second question, left unanswered: the process "dies" while it is being answered
-            app.chat.query_one(PromptArea).load_text("And of Italy?")
+            # a second question, left unanswered: the app goes away while it is being answered
+            app.chat.query_one(PromptArea).load_text("Now write a very long story about a dragon, at least 20 paragraphs.")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app.chat.answering, what="answering")
+            await wait_until(pilot, lambda: len(answers(app)) == 2 and answers(app)[1].text, what="the second answer to start")
             return answers(app)[0].text
 
     async def second(cid, first_answer):
@@ -190,10 +193,13 @@ def test_kill_and_resume_keeps_the_conversation(real_home):
             views = list(app.chat.query(MessageView))
             assert [v.role for v in views][:3] == ["user", "assistant", "user"]
             assert views[1].text == first_answer and views[1].stats
-            # the finished exchange is the model's history again; the unfinished question is not
-            assert [t.user for t in app.assistant.history] == ["My name is Ada. What is the capital of France?"]
+            n = len(answers(app))
+            # the finished exchange is the model's history again; the interrupted one only if its
+            # stopped answer was written before the app went away
+            assert app.assistant.history[0].user == "My name is Ada. What is the capital of France?"
+            assert len(app.assistant.history) == n and (n == 1 or views[3].stopped)
             await ask(pilot, "What is my name?")
-            await wait_until(pilot, lambda: finished(app, 2) if len(answers(app)) > 1 else False, what="the answer")
+            await wait_until(pilot, lambda: finished(app, n + 1), what="the answer")
             assert app.assistant.last.timings.prompt_tokens > 40  # the history went into the prompt
             assert app.sub_title.startswith("My name is Ada")
 
@@ -253,7 +259,7 @@ def test_markup_in_documents_and_answers_is_shown_literally(real_home, embedder,
     docs = tmp_path / "docs"
     docs.mkdir()
     evil = "[bold]Fuse F7[/bold] protects the [@click=app.quit]winch[/] motor; see [link=https://example.com]here[/link]."
-    (docs / "[red]fuses[/red].md").write_text(f"# Fuses [i]and[/i] relays\n\n{evil}\n\nFuse F7 is rated 30 A.\n")
+    (docs / "[bold]fuses.md").write_text(f"# Fuses [i]and[/i] relays\n\n{evil}\n\nFuse F7 is rated 30 A.\n")
     idx = Index(tmp_path / "evil.db", embedder)
     idx.add([docs])
     idx.close()
@@ -266,13 +272,13 @@ def test_markup_in_documents_and_answers_is_shown_literally(real_home, embedder,
             await wait_until(pilot, lambda: finished(app), what="the answer")
             ans = answers(app)[0]
             src = str(ans.query_one(".sources").render())
-            assert "[red]fuses[/red].md" in src and "Fuses [i]and[/i] relays" in src
+            assert "[bold]fuses.md" in src and "Fuses [i]and[/i] relays" in src
             await pilot.press("f4")
             await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen), what="sources")
             assert evil in app.screen.query_one("#chunk").text
             from textual.widgets import OptionList
 
-            assert "[red]fuses[/red].md" in str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
+            assert "[bold]fuses.md" in str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
             await pilot.press("escape")
             # the user's own text, and a model answer holding markup, are literal too
             user = [m for m in app.chat.query(MessageView) if m.role == "user"][0]

@@ -18,7 +18,7 @@ from edge.tui.widgets.prompt import PromptArea
 
 SOURCES = [
     {"n": 1, "path": "build/knowledge/electrical-battery.md", "heading": "Battery › Terminals", "lines": [12, 24],
-     "score": 0.03, "text": "Tighten the battery terminal bolts to 6 N·m."},
+     "score": 0.03, "text": "Torque the M8 battery terminal bolts to 9.0 N·m."},
     {"n": 2, "path": "build/knowledge/maintenance-schedule.md", "heading": "Every 100 hours", "lines": [3, 15],
      "score": 0.02, "text": "Check the battery terminals for corrosion."},
 ]
@@ -38,7 +38,7 @@ def stored(real_home, utc):
     s = ChatStore(real_home / "chats.db")
     a = s.create("Battery terminal torque", now=1_790_000_000.0)
     s.add(a, Message("user", "What torque do the battery terminal bolts need?"), now=1_790_000_000.0)
-    s.add(a, Message("assistant", "The battery terminal bolts take **6 N·m** [1].", model="edge-ft-q8_0", mode="ft+rag", stop_reason="eos",
+    s.add(a, Message("assistant", "The battery terminal bolts take **9.0 N·m** [1].", model="edge-ft-q8_0", mode="ft+rag", stop_reason="eos",
                      stats="ft+rag · edge-ft-q8_0 · 412 prompt tok · retrieval 9 ms · TTFT 930 ms · prefill 471 tok/s · decode 121.5 tok/s · 14 tok",
                      sources=SOURCES), now=1_790_000_001.0)
     s.add(a, Message("user", "And how often should I check them?"), now=1_790_000_002.0)

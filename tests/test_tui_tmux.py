@@ -86,7 +86,7 @@ def test_chat_in_tmux_answers_and_survives_a_kill(real_home, term, tmp_path):
     env = {"EDGE_HOME": str(real_home), "TERM": "xterm-256color", "COLORTERM": "truecolor", "PYTHONPATH": str(ROOT)}
     cmd = f"{sys.executable} -m edge chat"
     term.start(cmd, env)
-    term.wait_for("Ask something", "retrieval")
+    term.wait_for("Ask something", "retrieval: off")
     term.keys("What is the capital of France?", literal=True)
     term.keys("Enter")
     screen = term.wait_for("Paris", "decode")

@@ -26,7 +26,7 @@ class EdgeApp(App):
     TITLE = "edge"
     SUB_TITLE = "offline assistant"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", show=True, priority=True),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("f1", "help", "Help", show=True),
     ]
 

@@ -32,7 +32,7 @@ class ChatScreen(Screen):
         Binding("f3", "settings", "Settings", show=True),
         Binding("f4", "sources", "Sources", show=True),
         Binding("ctrl+n", "new_chat", "New chat", show=False),
-        Binding("ctrl+y", "copy", "Copy answer", show=False),
+        Binding("ctrl+y", "copy", "Copy answer", show=False, priority=True),  # over the question box's redo
     ]
 
     def __init__(self, assistant, store, *, rag: bool = False, conversation: int | None = None, preload: bool = True):
@@ -43,7 +43,7 @@ class ChatScreen(Screen):
         self.cid = conversation
         self.preload = preload
         self.answering = False
-        self.loading = False
+        self.model_loading = False
         self._model_lock = threading.Lock()
 
     @property
@@ -55,7 +55,7 @@ class ChatScreen(Screen):
         with Horizontal(id="bar"):
             yield Static("", id="model-label", markup=False)
             yield LoadingIndicator(id="busy")
-            yield Label("retrieval", id="rag-label")
+            yield Label(self._rag_text(), id="rag-label")
             yield Switch(value=self.rag, id="rag", tooltip="Answer from your documents, with sources (Ctrl+R)")
         yield VerticalScroll(id="messages")
         yield Static("", id="status", markup=False)
@@ -76,6 +76,9 @@ class ChatScreen(Screen):
         name = self.assistant.model_name or "default model"
         self.query_one("#model-label", Static).update(f"{name} · {self.assistant.mode(self.rag) if self.assistant.artifact else ('rag' if self.rag else 'model only')}")
 
+    def _rag_text(self) -> str:
+        return "retrieval: on " if self.rag else "retrieval: off"
+
     def set_status(self, text: str) -> None:
         self.query_one("#status", Static).update(text)
 
@@ -86,7 +89,7 @@ class ChatScreen(Screen):
     @work(thread=True, group="model", exclusive=True)
     def load_model(self, name: str | None = None) -> None:
         app = self.app
-        self.loading = True
+        self.model_loading = True
         app.call_from_thread(self.set_busy, True)
         app.call_from_thread(self.set_status, f"loading {name or self.assistant.model_name or 'the model'}…")
         try:
@@ -99,7 +102,7 @@ class ChatScreen(Screen):
             app.call_from_thread(self.set_status, f"error: {e}")
             app.call_from_thread(self.notify, str(e), title="model", severity="error", markup=False)
         finally:
-            self.loading = False
+            self.model_loading = False
             app.call_from_thread(self.set_busy, False)
             app.call_from_thread(self.show_model)
 
@@ -232,6 +235,7 @@ class ChatScreen(Screen):
         if event.switch.id != "rag" or event.value == self.rag:
             return
         self.rag = event.value
+        self.query_one("#rag-label", Label).update(self._rag_text())
         self.show_model()
         self.notify("Retrieval on: answers come from your documents, with sources." if self.rag else "Retrieval off: the model answers alone.")
         if self.rag and self.assistant.retriever is None:

@@ -18,19 +18,9 @@ from textual.widgets.option_list import Option
 
 from ..widgets.message import source_label
 
-MODAL_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > Vertical { width: 100%; max-width: 100; height: auto; max-height: 100%; border: round $accent; padding: 0 1; background: $surface; }
-ModalScreen .title { text-style: bold; height: 1; margin-bottom: 1; }
-ModalScreen .hint { color: $text-muted; height: auto; }
-ModalScreen .error { color: $error; height: auto; }
-ModalScreen Horizontal.buttons { height: auto; align-horizontal: right; }
-ModalScreen Button { margin-left: 1; min-width: 10; }
-"""
 
 
 class Modal(ModalScreen):
-    DEFAULT_CSS = MODAL_CSS
     BINDINGS = [Binding("escape", "close", "Close")]
 
     def action_close(self) -> None:
@@ -39,6 +29,7 @@ class Modal(ModalScreen):
 
 class HelpScreen(Modal):
     """Every key binding, read from the bindings themselves so the list cannot drift."""
+
 
     def __init__(self, rows: list[tuple[str, str, str]]):
         super().__init__()
@@ -62,11 +53,6 @@ class HelpScreen(Modal):
 class SourcesScreen(Modal):
     """The passages given to the model for one answer; pick one to read the chunk itself."""
 
-    DEFAULT_CSS = MODAL_CSS + """
-    SourcesScreen OptionList { height: auto; max-height: 8; }
-    SourcesScreen TextArea { height: 1fr; min-height: 6; }
-    SourcesScreen > Vertical { height: 100%; }
-    """
 
     def __init__(self, sources: list[dict]):
         super().__init__()
@@ -147,9 +133,6 @@ class ConversationsScreen(Modal):
         Binding("r", "rename", "Rename"),
         Binding("d,delete", "delete", "Delete"),
     ]
-    DEFAULT_CSS = MODAL_CSS + """
-    ConversationsScreen OptionList { height: auto; max-height: 16; }
-    """
 
     def __init__(self, store, current: int | None = None):
         super().__init__()
@@ -224,12 +207,6 @@ class SettingsScreen(Modal):
     """Model, system prompt, temperature and max tokens. Dismisses with the changed values."""
 
     BINDINGS = [Binding("escape", "close", "Cancel"), Binding("ctrl+s", "save", "Save")]
-    DEFAULT_CSS = MODAL_CSS + """
-    SettingsScreen Label { margin-top: 1; }
-    SettingsScreen TextArea { height: 5; }
-    SettingsScreen Horizontal.row { height: auto; }
-    SettingsScreen Horizontal.row > Vertical { width: 1fr; height: auto; }
-    """
 
     def __init__(self, settings, models: list[tuple[str, str]], current_model: str):
         super().__init__()

@@ -24,33 +24,33 @@ class PromptArea(TextArea):
         area: "PromptArea"
         value: str
 
-    def __init__(self, *, history: list[str] | None = None, **kw):
+    def __init__(self, *, sent: list[str] | None = None, **kw):
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", compact=False, **kw)
-        self.history: list[str] = list(history or [])
+        self.sent: list[str] = list(sent or [])
         self._pos: int | None = None  # index into history while browsing it
         self._draft = ""
 
     def remember(self, text: str) -> None:
-        if text and (not self.history or self.history[-1] != text):
-            self.history.append(text)
+        if text and (not self.sent or self.sent[-1] != text):
+            self.sent.append(text)
         self._pos = None
 
     def _browse(self, step: int) -> None:
-        if not self.history:
+        if not self.sent:
             return
         if self._pos is None:
             if step > 0:
                 return
             self._draft = self.text
-            pos = len(self.history) - 1
+            pos = len(self.sent) - 1
         else:
             pos = self._pos + step
-        if pos >= len(self.history):
+        if pos >= len(self.sent):
             self._pos = None
             self.load_text(self._draft)
         else:
             self._pos = max(0, pos)
-            self.load_text(self.history[self._pos])
+            self.load_text(self.sent[self._pos])
         self.move_cursor(self.document.end)
 
     async def _on_key(self, event: events.Key) -> None:
