@@ -93,6 +93,8 @@ else
     CMAKE_ARGS="$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
       "${PIP[@]}" install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
   fi
+  # --no-deps above rebuilt only llama-cpp-python itself; now its (pure Python) dependencies
+  "${PIP[@]}" install --quiet "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
   .venv/bin/python -c "import llama_cpp" || { echo "install-pi.sh: llama-cpp-python does not import" >&2; exit 1; }
   echo "$want" >"$stamp"
 fi
