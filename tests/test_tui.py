@@ -313,3 +313,22 @@ def test_help_lists_every_binding_and_the_palette_has_the_actions(real_home):
                 assert t in titles
 
     run(go())
+
+
+def test_a_store_that_fails_to_write_does_not_take_the_chat_down(real_home):
+    import sqlite3
+
+    async def go():
+        app = EdgeApp(load_settings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            def broken(*a, **k):
+                raise sqlite3.OperationalError("database or disk is full")
+
+            app.store.add = broken
+            await ask(pilot, "What is the capital of France?")
+            await wait_until(pilot, lambda: finished(app), what="the answer")
+            assert "Paris" in answers(app)[0].text and app.is_running
+            notes = [n.message for n in app._notifications]
+            assert any("could not save the question" in m and "disk is full" in m for m in notes), notes
+
+    run(go())

@@ -131,15 +131,31 @@ class ChatScreen(Screen):
                 prompt.remember(m.content)
         box.scroll_end(animate=False)
 
-    def _store_user(self, question: str) -> None:
-        if self.cid is None:
-            self.cid = self.store.create(question)
-            self.app.sub_title = self.store.get(self.cid).title
-        self.store.add(self.cid, Message("user", question))
+    def _saved(self, what: str, fn) -> bool:
+        """Run a write to the conversation store; a failure (disk full, a locked or damaged file)
+        is shown, not raised: the chat goes on, and the message stays on screen to be copied."""
+        try:
+            fn()
+            return True
+        except Exception as e:  # noqa: BLE001 - whatever the store raised, the UI must not die of it
+            self.notify(f"could not save the {what}: {e}", title="conversation store", severity="error", markup=False)
+            return False
 
-    def _store_answer(self, cid: int, ans, stats: str) -> None:
-        self.store.add(cid, Message("assistant", ans.text, model=ans.model, mode=ans.mode, stop_reason=ans.stop_reason,
-                                    stats=stats, timings=ans.timings.to_dict(), sources=[source_dict(p, i) for i, p in enumerate(ans.sources, 1)]))
+    def _store_user(self, question: str) -> None:
+        def write() -> None:
+            if self.cid is None:
+                self.cid = self.store.create(question)
+                self.app.sub_title = self.store.get(self.cid).title
+            self.store.add(self.cid, Message("user", question))
+
+        self._saved("question", write)
+
+    def _store_answer(self, cid: int | None, ans, stats: str) -> None:
+        if cid is None:  # the question itself could not be saved
+            return
+        self._saved("answer", lambda: self.store.add(cid, Message(
+            "assistant", ans.text, model=ans.model, mode=ans.mode, stop_reason=ans.stop_reason, stats=stats,
+            timings=ans.timings.to_dict(), sources=[source_dict(p, i) for i, p in enumerate(ans.sources, 1)])))
 
     # -- asking ----------------------------------------------------------------------------------
     async def on_prompt_area_submitted(self, event: PromptArea.Submitted) -> None:
