@@ -87,6 +87,7 @@ Revision	: c03114
 Model		: Raspberry Pi 4 Model B Rev 1.4
 EOF
 printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$WORK/model-pi4"
+note "EDGE_EMBED_THREADS=1 inside the root: with two threads, onnxruntime died with SIGSEGV under qemu-user in 2 of 3 runs of \`edge index add\` here (an emulation problem as far as this machine can tell; a Pi runs natively)"
 note "inside the root, a Pi 4's /proc/cpuinfo (Cortex-A72, no asimddp) and /proc/device-tree/model are bound over the host's; RAM is the host's"
 
 # proot 5.1 (Debian's) does not know the faccessat2 system call, which qemu uses for the guest's
@@ -129,7 +130,7 @@ guest() {
     -b /dev -b /proc -b /sys -b /etc/resolv.conf -b "$WORK/cpuinfo-pi4:/proc/cpuinfo" \
     -b "$WORK/model-pi4:/proc/device-tree/model" "${CA_ARGS[@]}" -w /root \
     /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    "${CA_ENV[@]}" "$@"
+    EDGE_EMBED_THREADS=1 "${CA_ENV[@]}" "$@"
 }
 
 # -- 2. the arm64 root -------------------------------------------------------------------------------
@@ -202,7 +203,10 @@ note "llama.cpp libraries: $(cd "$LIBS" && ls lib*.so | tr '\n' ' ')"
 
 # -- 4. the clone, as a user would have it, inside the root --------------------------------------------
 say "copying the clone (tracked files) into the root"
-rm -rf "$RFS/root/edge"
+if [ "$clean" = 1 ] || [ "${EDGE_ARM64_FRESH:-0}" = 1 ]; then rm -rf "$RFS/root/edge" "$RFS/root/.local/share/edge"; fi
+if [ -d "$RFS/root/edge/.venv" ]; then
+  note "install: the root's .venv and data directory are carried over from an earlier run (--clean or EDGE_ARM64_FRESH=1 starts afresh)"
+fi
 mkdir -p "$RFS/root/edge" "$RFS/opt"
 git -C "$SRC" ls-files -z | (cd "$SRC" && tar --null -T - -cf -) | tar -xf - -C "$RFS/root/edge"
 rm -rf "$RFS/opt/llama-libs"
