@@ -87,7 +87,7 @@ Revision	: c03114
 Model		: Raspberry Pi 4 Model B Rev 1.4
 EOF
 printf 'Raspberry Pi 4 Model B Rev 1.4\0' >"$WORK/model-pi4"
-note "EDGE_EMBED_THREADS=1 inside the root: with two threads, onnxruntime died with SIGSEGV under qemu-user in 2 of 3 runs of \`edge index add\` here (an emulation problem as far as this machine can tell; a Pi runs natively)"
+note "inside the root, one thread each for onnxruntime (EDGE_EMBED_THREADS=1) and the tokenizer (TOKENIZERS_PARALLELISM=false): \`edge index add\` died with SIGSEGV under qemu-user in earlier runs here, with two onnxruntime threads and again with one; a Pi runs natively"
 note "inside the root, a Pi 4's /proc/cpuinfo (Cortex-A72, no asimddp) and /proc/device-tree/model are bound over the host's; RAM is the host's"
 
 # proot 5.1 (Debian's) does not know the faccessat2 system call, which qemu uses for the guest's
@@ -130,7 +130,7 @@ guest() {
     -b /dev -b /proc -b /sys -b /etc/resolv.conf -b "$WORK/cpuinfo-pi4:/proc/cpuinfo" \
     -b "$WORK/model-pi4:/proc/device-tree/model" "${CA_ARGS[@]}" -w /root \
     /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    EDGE_EMBED_THREADS=1 "${CA_ENV[@]}" "$@"
+    EDGE_EMBED_THREADS=1 TOKENIZERS_PARALLELISM=false PYTHONFAULTHANDLER=1 "${CA_ENV[@]}" "$@"
 }
 
 # -- 2. the arm64 root -------------------------------------------------------------------------------
