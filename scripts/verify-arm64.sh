@@ -44,6 +44,36 @@ T0=$(date +%s)
 declare -a SUMMARY
 say() { echo "==> [$(( $(date +%s) - T0 ))s] $*"; }
 note() { SUMMARY+=("$*"); }
+# A run that stops half-way still leaves its summary: the steps done and the end of the log.
+fail_summary() {
+  local rc=$?
+  trap - ERR
+  {
+    echo "# arm64 verification (emulated Raspberry Pi 4): FAILED"
+    echo
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') by \`scripts/verify-arm64.sh\`; it stopped after $(( $(date +%s) - T0 )) s with exit status $rc."
+    echo
+    echo "## Steps done"
+    echo
+    for n in "${SUMMARY[@]}"; do echo "- $n"; done
+    echo
+    if [ -f "$WORK/install-1.log" ] && [ "$WORK/install-1.log" -nt "$WORK/cpuinfo-pi4" ]; then
+      echo "## install-pi.sh's steps in the root"
+      echo
+      grep '^==>' "$WORK/install-1.log" | sed 's/^/    /'
+      echo
+    fi
+    echo "## The end of the log"
+    echo
+    echo '```'
+    tr '\r' '\n' <"$LOG" | grep -v '^$' | tail -n 30
+    echo '```'
+  } >"$OUT/summary.md"
+  echo "verify-arm64.sh: failed; summary in $OUT/summary.md" >&2
+  exit "$rc"
+}
+set -E
+trap fail_summary ERR
 
 # The versions and flags come from install-pi.sh itself, so the two cannot drift apart.
 LCP_VERSION="$(sed -n 's/^LLAMA_CPP_PYTHON_VERSION="\([^"]*\)".*/\1/p' "$SRC/scripts/install-pi.sh")"
