@@ -73,7 +73,8 @@ def _pick(items: list[dict], per_category: int) -> list[dict]:
 
 def environment() -> dict:
     from .. import __version__
-    from ..doctor import cpu_info, ram_bytes
+    from ..config import ram_bytes
+    from ..doctor import cpu_info
 
     versions = {}
     for mod in ("llama_cpp", "onnxruntime", "sqlite_vec", "numpy", "tokenizers"):

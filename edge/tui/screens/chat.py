@@ -17,7 +17,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, LoadingIndicator, Static, Switch
 
-from ...assistant import source_dict
 from ...chats import Message, history
 from ...errors import EdgeError
 from ..widgets.message import MessageView
@@ -150,12 +149,12 @@ class ChatScreen(Screen):
 
         self._saved("question", write)
 
-    def _store_answer(self, cid: int | None, ans, stats: str) -> None:
+    def _store_answer(self, cid: int | None, ans, stats: str, sources: list[dict]) -> None:
         if cid is None:  # the question itself could not be saved
             return
         self._saved("answer", lambda: self.store.add(cid, Message(
             "assistant", ans.text, model=ans.model, mode=ans.mode, stop_reason=ans.stop_reason, stats=stats,
-            timings=ans.timings.to_dict(), sources=[source_dict(p, i) for i, p in enumerate(ans.sources, 1)])))
+            timings=ans.timings.to_dict(), sources=sources)))
 
     # -- asking ----------------------------------------------------------------------------------
     async def on_prompt_area_submitted(self, event: PromptArea.Submitted) -> None:
@@ -203,10 +202,10 @@ class ChatScreen(Screen):
                         app.call_from_thread(self._show, view, "".join(parts))
                 ans = self.assistant.last
             stats = stats_line(ans)
+            sources = ans.to_dict()["sources"]  # what is stored is what is shown
             app.call_from_thread(self._show, view, ans.text)
-            app.call_from_thread(self._store_answer, cid, ans, stats)
-            app.call_from_thread(self._finish, view, stats, stopped=ans.stop_reason == "cancelled",
-                                 sources=[source_dict(p, i) for i, p in enumerate(ans.sources, 1)])
+            app.call_from_thread(self._store_answer, cid, ans, stats, sources)
+            app.call_from_thread(self._finish, view, stats, stopped=ans.stop_reason == "cancelled", sources=sources)
             app.call_from_thread(self.set_status, "stopped" if ans.stop_reason == "cancelled" else "")
         except EdgeError as e:
             app.call_from_thread(self._finish, view, "", error=f"error: {e}")
