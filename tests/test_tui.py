@@ -201,7 +201,7 @@ def test_kill_and_resume_keeps_the_conversation(real_home):
             await ask(pilot, "What is my name?")
             await wait_until(pilot, lambda: finished(app, n + 1), what="the answer")
             assert app.assistant.last.timings.prompt_tokens > 40  # the history went into the prompt
-            assert app.sub_title.startswith("My name is Ada")
+            assert app.chat.sub_title.startswith("My name is Ada")
 
     first_answer = None
 

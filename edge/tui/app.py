@@ -49,6 +49,12 @@ class EdgeApp(App):
     def on_unmount(self) -> None:
         self.assistant.cancel()
 
+    async def action_quit(self) -> None:
+        """Quit; an answer being written is stopped first, so it is stored (marked stopped)."""
+        if self.chat is not None:
+            await self.chat.stop_answer()
+        self.exit()
+
     @property
     def chat(self) -> ChatScreen | None:
         for s in reversed(self.screen_stack):

@@ -115,7 +115,7 @@ class ChatScreen(Screen):
         self.assistant.reset()
         self.cid = cid
         if cid is None:
-            self.app.sub_title = "new chat"
+            self.sub_title = "new chat"
             return
         conv = self.store.get(cid)
         msgs = self.store.messages(cid)
@@ -123,7 +123,7 @@ class ChatScreen(Screen):
         if views:
             await box.mount_all(views)
         self.assistant.history = history(msgs)
-        self.app.sub_title = conv.title
+        self.sub_title = conv.title
         prompt = self.query_one(PromptArea)
         for m in msgs:
             if m.role == "user":
@@ -144,7 +144,7 @@ class ChatScreen(Screen):
         def write() -> None:
             if self.cid is None:
                 self.cid = self.store.create(question)
-                self.app.sub_title = self.store.get(self.cid).title
+                self.sub_title = self.store.get(self.cid).title
             self.store.add(self.cid, Message("user", question))
 
         self._saved("question", write)
