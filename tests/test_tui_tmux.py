@@ -121,3 +121,48 @@ def test_chat_in_tmux_answers_and_survives_a_kill(real_home, term, tmp_path):
     store = ChatStore(real_home / "chats.db")
     convs = store.list()
     assert len(convs) == 1 and convs[0].n_messages == 4
+
+
+SILENCED_APP = '''
+import sys
+from textual.app import App
+from textual.widgets import Static
+from edge.llm import _quiet_stderr
+from edge.tui.app import own_terminal
+
+
+class Silenced(App):
+    def get_driver_class(self):
+        return own_terminal(super().get_driver_class()) if sys.argv[1] == "own" else super().get_driver_class()
+
+    def compose(self):
+        yield Static("waiting", id="s")
+
+    def on_mount(self):
+        self.set_timer(0.5, self.load)
+
+    def load(self):
+        # what a model load does: fd 2 points at /dev/null (here for as long as the app runs)
+        _quiet_stderr(True).__enter__()
+        self.query_one("#s", Static).update("drawn while fd 2 was silenced")
+
+
+Silenced().run()
+'''
+
+
+@pytest.mark.parametrize("driver", ["own", "stock"])
+def test_the_screen_is_drawn_while_a_model_load_silences_fd2(term, tmp_path, driver):
+    """The chat's driver draws through its own copy of the terminal, so a model loading in a
+    worker (which points fd 2 at /dev/null) cannot swallow what the UI draws meanwhile. The stock
+    driver, run the same way, shows the loss: this test can fail."""
+    script = tmp_path / "silenced.py"
+    script.write_text(SILENCED_APP)
+    term.start(f"{sys.executable} {script} {driver}", {"PYTHONPATH": str(ROOT), "TERM": "xterm-256color"})
+    term.wait_for("waiting", timeout=60)
+    if driver == "own":
+        term.wait_for("drawn while fd 2 was silenced", timeout=60)
+    else:
+        time.sleep(3)  # nothing to wait for: the point is that the text never comes
+        screen = term.screen()
+        assert term.alive() and "waiting" in screen and "drawn while fd 2 was silenced" not in screen

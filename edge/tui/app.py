@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from ..assistant import Assistant
@@ -19,6 +22,31 @@ def key_name(key: str) -> str:
     """`ctrl+r` -> `Ctrl+R`, `escape` -> `Esc`: how keys are written on a keyboard."""
     names = {"escape": "Esc", "enter": "Enter", "delete": "Delete", "up": "↑", "down": "↓"}
     return "+".join(names.get(p, p.upper() if len(p) == 1 or (p[0] == "f" and p[1:].isdigit()) else p.capitalize()) for p in key.split("+"))
+
+
+def own_terminal(driver_class: type[Driver]) -> type[Driver]:
+    """`driver_class`, drawing through its own copy of the terminal's file descriptor.
+
+    Textual draws on fd 2. While a model loads, llama.cpp's chatter is silenced by pointing fd 2
+    at /dev/null (llama-cpp-python does it, and so does edge.llm), process-wide; with the model
+    loading in a worker, whatever the UI drew meanwhile was lost until the next full repaint (a
+    question sent early showed as blank lines). A duplicate of fd 2 taken when the driver starts
+    still points at the terminal."""
+    from textual.drivers.linux_driver import LinuxDriver
+
+    if not issubclass(driver_class, LinuxDriver):  # Windows, or a driver chosen through TEXTUAL_DRIVER
+        return driver_class
+
+    class OwnTerminalDriver(driver_class):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            err = sys.__stderr__
+            if err is not None and getattr(self, "_file", None) is err:
+                # left open until the process exits: one descriptor per run of the app
+                self._file = os.fdopen(os.dup(err.fileno()), "w", encoding=err.encoding or "utf-8", errors=err.errors or "strict")
+
+    OwnTerminalDriver.__name__ = OwnTerminalDriver.__qualname__ = f"OwnTerminal{driver_class.__name__}"
+    return OwnTerminalDriver
 
 
 class EdgeApp(App):
@@ -38,6 +66,9 @@ class EdgeApp(App):
         self.store = store or open_chats(settings)
         self.conversation = conversation
         self.preload = preload
+
+    def get_driver_class(self) -> type[Driver]:
+        return own_terminal(super().get_driver_class())
 
     def on_mount(self) -> None:
         # A 16-colour terminal (the Linux console, TERM=linux) gets a theme made of its own colours
