@@ -5,6 +5,8 @@
 # rebuilds nothing whose inputs did not change.
 #   scripts/install-pi.sh              install (asks sudo for apt when not root)
 #   scripts/install-pi.sh --no-apt     skip apt (packages already there)
+#   scripts/install-pi.sh --no-sample  do not index the sample manual (index your own documents
+#                                      later with `edge index add DIR`)
 #   scripts/install-pi.sh --help
 # Environment: EDGE_PI_BOARD=pi4|pi5 overrides the board detection; EDGE_LLAMA_LIBS=DIR installs
 # llama.cpp libraries built elsewhere with the same flags (scripts/verify-arm64.sh uses it).
@@ -12,11 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LLAMA_CPP_PYTHON_VERSION="0.3.36"   # the version verify-arm64.sh and CI were run with
-apt=1
+apt=1 sample=1
 for arg in "$@"; do
   case "$arg" in
     --no-apt) apt=0 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-sample) sample=0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-pi.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -108,13 +111,17 @@ say "pulling the pinned models"
 $EDGE models pull
 say "building the fine-tuned model from the shipped adapter"
 $EDGE models build
-say "indexing the sample manual"
-$EDGE index add --sample --quiet
+rag=()
+if [ "$sample" = 1 ]; then
+  say "indexing the sample manual (files already indexed and unchanged are skipped)"
+  $EDGE index add --sample --quiet
+  rag=(--rag)
+fi
 
 say "checking"
 $EDGE doctor
 say "smoke test"
-$EDGE ask --rag "What torque do the battery terminal bolts need?" --max-tokens 48 --verbose
+$EDGE ask "${rag[@]}" "What torque do the battery terminal bolts need?" --max-tokens 48 --verbose
 
 echo
 echo "edge is installed. Start the chat with:  $(pwd)/.venv/bin/edge chat"

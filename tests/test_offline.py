@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,31 @@ def test_the_guard_really_blocks(tmp_path):
     p = _run(["models", "pull"], tmp_path)  # empty EDGE_HOME: pull has to download
     assert p.returncode != 0
     assert "Traceback" not in p.stderr
+
+
+def _home_files_after(cmd: list[str], env_home: Path, tmp_path: Path, **extra_env) -> list[str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}  # as a user's shell has it
+    env.update(HOME=str(home), EDGE_HOME=str(env_home), **extra_env)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return sorted(str(f.relative_to(home)) for f in home.rglob("*") if f.is_file())
+
+
+def test_onnxruntime_records_nothing(sample_home, tmp_path):
+    """onnxruntime 1.32+ keeps a device id and a queue of usage events to upload under
+    ~/.cache/Microsoft; edge turns that off, so embedding a query leaves nothing in $HOME."""
+    files = _home_files_after([sys.executable, "-m", "edge", "index", "search", "battery terminal torque", "--json"], sample_home, tmp_path)
+    assert files == []
+
+
+def test_onnxruntime_telemetry_is_real_here(real_home, tmp_path):
+    """The control: the same onnxruntime, used directly with telemetry left on, does write there
+    (skipped for an onnxruntime without telemetry)."""
+    code = ("import onnxruntime as ort; from edge.models import ModelStore; "
+            "ort.InferenceSession(str(ModelStore(__import__('pathlib').Path(r'%s')).require('minilm-l6-v2-int8')), providers=['CPUExecutionProvider'])" % real_home)
+    files = _home_files_after([sys.executable, "-c", code], real_home, tmp_path, ORT_DISABLE_TELEMETRY="0")
+    if not files:
+        pytest.skip("this onnxruntime keeps no telemetry")
+    assert any("Microsoft" in f for f in files)

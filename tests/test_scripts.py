@@ -26,7 +26,7 @@ def test_install_pi_refuses_a_non_arm_host_with_one_line(tmp_path):
 
 def test_install_pi_help_and_bad_flags():
     p = run("scripts/install-pi.sh", "--help")
-    assert p.returncode == 0 and "Raspberry Pi" in p.stdout and "--no-apt" in p.stdout
+    assert p.returncode == 0 and "Raspberry Pi" in p.stdout and "--no-apt" in p.stdout and "--no-sample" in p.stdout
     p = run("scripts/install-pi.sh", "--frobnicate")
     assert p.returncode == 2 and "unknown option" in p.stderr
 
