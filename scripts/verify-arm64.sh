@@ -90,7 +90,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-note "host: $(uname -sm), $(nproc) cores; $(qemu-aarch64-static --version | head -1); proot $(proot --version 2>&1 | grep -o 'v[0-9.]*' | head -1); $(aarch64-linux-gnu-gcc --version | head -1)"
+note "host: $(uname -sm), $(nproc) cores; $(qemu-aarch64-static --version | head -1); proot $(proot --version 2>&1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1); $(aarch64-linux-gnu-gcc --version | head -1)"
 
 # A Pi 4's /proc/cpuinfo and board name, bound over the host's inside the root: qemu-user passes
 # the host's /proc through, and install-pi.sh reads the board from there.
@@ -262,7 +262,9 @@ note "install-pi.sh second run: exit 0 in $(( $(date +%s) - t )) s; $(grep -c 'l
 # -- 6. the smoke test ------------------------------------------------------------------------------------
 say "smoke test inside the root"
 E=/root/edge/.venv/bin/edge
-DOCS="build/knowledge/11-installation-batteries.md build/knowledge/12-wiring-dc.md"
+# Two chapters that give the torque. (With 12-wiring-dc.md as the second, the model answers from the
+# busbar row of its torque table instead, "M10 busbar studs to 18 N·m", on x86 exactly as here.)
+DOCS="build/knowledge/11-installation-batteries.md build/knowledge/31-maintenance-schedule.md"
 rm -f "$RFS/root/.local/share/edge/index.db"*  # the index holds these two chapters and nothing else
 t=$(date +%s)
 guest /bin/bash -c "cd /root/edge && $E index add $DOCS --json" >"$WORK/index.json"
