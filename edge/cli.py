@@ -32,7 +32,7 @@ def _settings(args, **extra):
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
+    print(json.dumps(obj, indent=2, ensure_ascii=False), flush=True)  # out before any teardown can fail
 
 
 def _fmt_size(n: int) -> str:
