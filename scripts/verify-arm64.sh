@@ -2,7 +2,7 @@
 # Prove scripts/install-pi.sh on an x86_64 Debian machine with no Raspberry Pi: a Debian bookworm
 # arm64 root (debootstrap), run through qemu user-mode emulation with a Pi 4's CPU (-cpu cortex-a72)
 # under proot, which needs no binfmt_misc and runs child processes emulated too.
-#   scripts/verify-arm64.sh           run it; reuses a finished root and build (then ~10 min here)
+#   scripts/verify-arm64.sh           run it; reuses a finished root and build (then ~13 min here)
 #   scripts/verify-arm64.sh --clean   start from nothing
 # Compiling llama.cpp under emulation would take hours, so its libraries are cross-compiled with
 # Debian's aarch64 toolchain from llama-cpp-python's own source, with install-pi.sh's Pi 4 flags,
