@@ -243,7 +243,7 @@ cp -a "$LIBS" "$RFS/opt/llama-libs"
 note "clone: commit $(git -C "$SRC" rev-parse --short HEAD)$(git -C "$SRC" diff --quiet HEAD || echo ' (with uncommitted changes)')"
 
 # -- 5. install-pi.sh, twice (the second run must do nothing new) -----------------------------------------
-# --no-sample: the sample manual is 43k tokens, and embedding runs at about 10 tokens/s under
+# --no-sample: the sample manual is 43k tokens, and embedding runs at 15 to 20 tokens/s under
 # this emulation (a Pi runs it natively), so install-pi.sh skips it here and step 6 indexes the
 # two chapters the smoke test asks about.
 run_install() {

@@ -30,7 +30,7 @@ def own_terminal(driver_class: type[Driver]) -> type[Driver]:
     Textual draws on fd 2. While a model loads, llama.cpp's chatter is silenced by pointing fd 2
     at /dev/null (llama-cpp-python does it, and so does edge.llm), process-wide; with the model
     loading in a worker, whatever the UI drew meanwhile was lost until the next full repaint (a
-    question sent early showed as blank lines). A duplicate of fd 2 taken when the driver starts
+    question sent early showed as blank lines). A duplicate of fd 2 taken when the driver is made
     still points at the terminal."""
     from textual.drivers.linux_driver import LinuxDriver
 
