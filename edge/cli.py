@@ -50,6 +50,9 @@ def stats_line(answer) -> str:
     if t.embed_ms is not None:
         parts.append(f"retrieval {t.embed_ms + (t.search_ms or 0):.0f} ms")
     parts += [f"TTFT {t.ttft_ms:.0f} ms", f"prefill {t.prefill_tok_s:.0f} tok/s", f"decode {t.decode_tok_s:.1f} tok/s", f"{t.completion_tokens} tok"]
+    check = getattr(answer, "check", None)
+    if check is not None and check.grounded is not None:
+        parts.append("sources hold it" if check.grounded else "NOT in its sources: " + ", ".join(check.unsupported[:3]))
     return " · ".join(parts)
 
 
@@ -65,7 +68,7 @@ def cmd_ask(args) -> int:
         from .rag import open_retriever
 
         retriever = open_retriever(s)
-    a = Assistant(s, retriever=retriever)
+    a = Assistant(s, retriever=retriever, log=lambda m: print(f"edge: {m}", file=sys.stderr))
     if args.json:
         ans = a.ask(args.question, rag=rag, ignore_eos=args.ignore_eos)
         _print_json(ans.to_dict())
@@ -87,6 +90,11 @@ def cmd_ask(args) -> int:
         out.write("\nSources:\n")
         for i, p in enumerate(ans.sources, 1):
             out.write(f"  [{i}] {p.label()}\n")
+        out.flush()
+    if ans.check is not None and ans.check.grounded is False:
+        # the answer asserts something its cited passages do not hold: say so, next to the answer
+        spans = ", ".join(ans.check.unsupported[:5])
+        out.write(f"\nCheck: NOT SUPPORTED by the cited passages ({ans.check.reason}){': ' + spans if spans else ''}\n")
         out.flush()
     if ans.stop_reason == "length":
         print(f"edge: answer cut at --max-tokens {s.max_tokens}", file=sys.stderr)
@@ -311,6 +319,12 @@ def cmd_bench(args) -> int:
         if bad:
             raise EdgeError(f"unknown quantization {bad[0]!r}")
         cfg.quants = quants
+    if args.sizes:
+        sizes = [x.strip() for x in args.sizes.split(",") if x.strip()]
+        bad = [x for x in sizes if x not in ("tiny", "small", "large")]
+        if bad:
+            raise EdgeError(f"unknown size {bad[0]!r} (sizes: tiny, small, large)")
+        cfg.sizes = sizes
     if args.max_tokens:
         cfg.max_tokens = args.max_tokens
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
@@ -326,6 +340,31 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_models_choose(args) -> int:
+    from .chooser import choose
+    from .models import ModelStore
+
+    s = _settings(args)
+    if args.budget is not None:
+        if args.budget <= 0:
+            raise EdgeError("--budget must be a positive number of seconds")
+        s.ttft_budget_s = args.budget
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    choice = choose(ModelStore(s.home), s, remeasure=args.remeasure, log=log)
+    if args.json:
+        _print_json(choice.to_dict() | {"overridden_by_setting": s.model or None})
+        return 0
+    for c in choice.candidates:
+        m = c.measurement
+        fig = (f"TTFT {m.ttft_ms:.0f} ms ({m.prompt_tokens} prompt tokens), decode {m.decode_tok_s:.1f} tok/s, load {m.load_ms:.0f} ms"
+               if m else (c.note or "not measured"))
+        print(f"  {c.tier:<6} {c.model:<40} {fig}")
+    print(f"default: {choice.model} — {choice.reason}")
+    if s.model:
+        print(f"(your setting model = {s.model!r} overrides it)")
+    return 0
+
+
 def cmd_models_remove(args) -> int:
     store = _store(args)
     store.remove(args.name)
@@ -336,7 +375,7 @@ def cmd_models_remove(args) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 def _gen_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", help="model name (see `edge models list`); default: the fine-tuned model if built, else the base")
+    p.add_argument("--model", "-m", help="model name (see `edge models list`); default: the size chosen for this device (`edge models choose`)")
     p.add_argument("--max-tokens", type=int, help="most tokens to generate (default 512)")
     p.add_argument("--temperature", "-t", type=float, help="sampling temperature; 0 = greedy, deterministic (default 0)")
     p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
@@ -425,6 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     mb.add_argument("--force", action="store_true", help="rebuild even when the built models are up to date")
     mb.add_argument("--json", action="store_true", help="machine-readable output")
     mb.set_defaults(func=cmd_models_build)
+    mc = msub.add_parser("choose", help="measure the installed model sizes on this device and pick the default",
+                         description="Load each installed size once, time a retrieval-sized prompt, and make the largest size whose "
+                         "time to first token is within the budget the default (measured once, cached per model and hardware).")
+    mc.add_argument("--budget", type=float, help="time-to-first-token budget in seconds (default: ttft_budget_s, 3)")
+    mc.add_argument("--remeasure", action="store_true", help="measure again even if figures for this device are cached")
+    mc.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    mc.add_argument("--json", action="store_true", help="machine-readable output")
+    mc.set_defaults(func=cmd_models_choose)
     mr = msub.add_parser("remove", help="delete a model file", description="Delete a model's file (a catalog model can be pulled again).")
     mr.add_argument("name")
     mr.set_defaults(func=cmd_models_remove)
@@ -452,13 +499,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_finetune)
 
     b = sub.add_parser("bench", help="measure retrieval vs fine-tuning on this machine (latency, accuracy, freshness)",
-                       description="Benchmark the modes base, base+rag, ft and ft+rag across quantizations and thread counts: "
+                       description="Benchmark the modes base, base+rag, ft and ft+rag for every installed model size (ft where a "
+                       "fine-tuned build of that size exists), across quantizations and thread counts: "
                        "latency by stage, accuracy on the held-out set, freshness after a document revision, peak memory, and raw "
                        "llama.cpp as a baseline. Writes results.json, report.md and PNG charts to --out.")
     b.add_argument("--out", default="bench-out", help="output folder (default ./bench-out)")
     b.add_argument("--quick", action="store_true", help="a few questions per mode, Q8_0 only: a few minutes (what CI runs)")
     b.add_argument("--threads", help="comma-separated thread counts, e.g. 1,2,4 (default: physical cores)")
     b.add_argument("--quants", help="comma-separated quantizations built by `edge models build` (default q8_0,q4_0)")
+    b.add_argument("--sizes", help="comma-separated model sizes to measure: tiny,small,large (default: every installed size)")
     b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_bench)

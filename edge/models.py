@@ -50,6 +50,7 @@ class Artifact:
     license: str = ""
     origin: str = ""  # for local models: where it was added from
     role: str = ""  # "ft" for a fine-tuned model, "base" for a base model (llm only)
+    tier: str = ""  # llm size: tiny | small | large (builds take their base's)
 
 
 def catalog_path() -> Path:

@@ -35,6 +35,9 @@ echo "==> pulling the pinned models"
 echo "==> building the fine-tuned model from the shipped adapter"
 .venv/bin/edge models build
 
+echo "==> measuring the model sizes on this machine, to choose the default (once; cached)"
+.venv/bin/edge models choose || echo "setup.sh: could not measure the models; the smallest size is used until \`edge models choose\` succeeds" >&2
+
 echo "==> indexing the sample manual (build/knowledge/)"
 .venv/bin/edge index add --sample --quiet
 
