@@ -101,8 +101,12 @@ def check_collection(folder: Path, seen_ids: set, problems: list) -> dict:
             counts["revision"] += 1
             if not (isinstance(rev, dict) and rev.get("old") and rev.get("new") and rev["old"] != rev["new"]):
                 problems.append(f"{tag}: revision needs different old and new")
-            elif rev["old"] not in text:
-                problems.append(f"{tag}: revision old {rev['old']!r} not found in {q['file']}")
+            elif text.count(rev["old"]) != 1:
+                # The revised document is made by replacing this span, so it must name one place.
+                problems.append(f"{tag}: revision old {rev['old']!r} occurs {text.count(rev['old'])} times "
+                                f"in {q['file']} (want exactly 1)")
+            elif not any(s in rev["old"] for s in [q.get("answer", "")] + contains):
+                problems.append(f"{tag}: revision old {rev['old']!r} does not hold the answer")
     if counts["fact"] < MIN_FACT:
         problems.append(f"{where}: {counts['fact']} fact questions (want >= {MIN_FACT})")
     if counts["unanswerable"] < MIN_UNANSWERABLE:
