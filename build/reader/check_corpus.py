@@ -155,15 +155,15 @@ def check_set(root: Path, seen_ids: dict[str, str]) -> tuple[list[dict], list[st
 def print_table(root: Path, rows: list[dict]) -> None:
     """Print one line per collection and a total line."""
     print(f"\n{root}")
-    head = f"{'collection':<34} {'files':>5} {'words':>7} {'fact':>5} {'unans':>5} {'rev':>4}"
+    head = f"{'collection':<42} {'files':>5} {'words':>7} {'fact':>5} {'unans':>5} {'rev':>4}"
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['collection']:<34} {r['files']:>5} {r['words']:>7} {r['fact']:>5} {r['unans']:>5} {r['rev']:>4}")
+        print(f"{r['collection']:<42} {r['files']:>5} {r['words']:>7} {r['fact']:>5} {r['unans']:>5} {r['rev']:>4}")
     print("-" * len(head))
     tot = {k: sum(r[k] for r in rows) for k in ("files", "words", "fact", "unans", "rev")}
     label = f"total ({len(rows)} collections)"
-    print(f"{label:<34} {tot['files']:>5} {tot['words']:>7} {tot['fact']:>5} {tot['unans']:>5} {tot['rev']:>4}")
+    print(f"{label:<42} {tot['files']:>5} {tot['words']:>7} {tot['fact']:>5} {tot['unans']:>5} {tot['rev']:>4}")
 
 
 def main(argv: list[str]) -> int:
