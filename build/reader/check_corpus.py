@@ -13,11 +13,18 @@ Checks, per collection:
 * ids are unique across the whole corpus;
 * ``file`` names a document of the collection;
 * for facts, ``answer`` and every ``answer_contains`` string occur verbatim in
-  that file, and ``answer_contains`` is not empty;
+  that file, ``answer_contains`` is not empty, and every ``answer_contains``
+  string is part of ``answer`` (so the reference answer itself passes the
+  grading it sets);
+* ``evidence`` (optional, facts only) lists longer substrings that locate the
+  passage holding the answer (a table row, the sentence); each occurs
+  verbatim in the file;
 * for unanswerable items, ``answer`` is exactly "The documents don't say." and
   ``answer_contains`` is empty;
 * a ``revision`` (optional, facts only) has ``old`` and ``new``; ``old``
-  occurs in the file and ``new`` does not;
+  occurs in the file, in ``answer`` and in at least one ``evidence`` string
+  (so a dataset builder can apply the change at the right place), and
+  ``new`` does not occur in the file;
 * at least ``MIN_FACTS`` facts, ``MIN_UNANSWERABLE`` unanswerable items and
   ``MIN_REVISIONS`` revisions per collection.
 
@@ -108,6 +115,15 @@ def check_collection(folder: Path, seen_ids: dict[str, str]) -> tuple[dict, list
             for s in contains:
                 if s not in text:
                     errors.append(f"{where}: answer_contains {s!r} not in {item['file']}")
+                if s not in item["answer"]:
+                    errors.append(f"{where}: answer_contains {s!r} not part of the answer {item['answer']!r}")
+            evidence = item.get("evidence", [])
+            if not isinstance(evidence, list) or not all(isinstance(s, str) for s in evidence):
+                errors.append(f"{where}: evidence must be a list of strings")
+            else:
+                for s in evidence:
+                    if s not in text:
+                        errors.append(f"{where}: evidence {s!r} not in {item['file']}")
             rev = item.get("revision")
             if rev is not None:
                 row["rev"] += 1
@@ -120,14 +136,16 @@ def check_collection(folder: Path, seen_ids: dict[str, str]) -> tuple[dict, list
                         errors.append(f"{where}: revision new {rev['new']!r} already in {item['file']}")
                     if rev["old"] not in item["answer"]:
                         errors.append(f"{where}: revision old {rev['old']!r} not part of the answer")
+                    if not any(rev["old"] in s for s in item.get("evidence", [])):
+                        errors.append(f"{where}: revision old {rev['old']!r} not inside any evidence string")
         elif kind == "unanswerable":
             row["unans"] += 1
             if item["answer"] != UNANSWERED:
                 errors.append(f"{where}: unanswerable answer must be {UNANSWERED!r}")
             if contains:
                 errors.append(f"{where}: unanswerable item with answer_contains")
-            if "revision" in item:
-                errors.append(f"{where}: unanswerable item with a revision")
+            if "revision" in item or item.get("evidence"):
+                errors.append(f"{where}: unanswerable item with a revision or evidence")
         else:
             errors.append(f"{where}: kind {kind!r} (want fact or unanswerable)")
     if row["fact"] < MIN_FACTS:
