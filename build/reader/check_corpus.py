@@ -18,12 +18,14 @@ Checks, per collection:
   grading it sets);
 * ``evidence`` (optional, facts only) lists longer substrings that locate the
   passage holding the answer (a table row, the sentence); each occurs
-  verbatim in the file;
+  verbatim in the file, and at least one occurs exactly once, so the answer's
+  place is unambiguous;
 * for unanswerable items, ``answer`` is exactly "The documents don't say." and
   ``answer_contains`` is empty;
 * a ``revision`` (optional, facts only) has ``old`` and ``new``; ``old``
-  occurs in the file, in ``answer`` and in at least one ``evidence`` string
-  (so a dataset builder can apply the change at the right place), and
+  occurs in the file, in ``answer`` and in an ``evidence`` string that occurs
+  once in the file (so a dataset builder can apply the change at the right
+  place), and
   ``new`` does not occur in the file;
 * at least ``MIN_FACTS`` facts, ``MIN_UNANSWERABLE`` unanswerable items and
   ``MIN_REVISIONS`` revisions per collection.
@@ -124,6 +126,8 @@ def check_collection(folder: Path, seen_ids: dict[str, str]) -> tuple[dict, list
                 for s in evidence:
                     if s not in text:
                         errors.append(f"{where}: evidence {s!r} not in {item['file']}")
+                if evidence and not any(text.count(s) == 1 for s in evidence):
+                    errors.append(f"{where}: no evidence string occurs exactly once in {item['file']}")
             rev = item.get("revision")
             if rev is not None:
                 row["rev"] += 1
@@ -136,8 +140,8 @@ def check_collection(folder: Path, seen_ids: dict[str, str]) -> tuple[dict, list
                         errors.append(f"{where}: revision new {rev['new']!r} already in {item['file']}")
                     if rev["old"] not in item["answer"]:
                         errors.append(f"{where}: revision old {rev['old']!r} not part of the answer")
-                    if not any(rev["old"] in s for s in item.get("evidence", [])):
-                        errors.append(f"{where}: revision old {rev['old']!r} not inside any evidence string")
+                    if not any(rev["old"] in s and text.count(s) == 1 for s in item.get("evidence", [])):
+                        errors.append(f"{where}: revision old {rev['old']!r} not inside an evidence string that occurs once")
         elif kind == "unanswerable":
             row["unans"] += 1
             if item["answer"] != UNANSWERED:
