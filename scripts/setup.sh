@@ -29,7 +29,7 @@ fi
 echo "==> installing edge and its dependencies (the first time, llama.cpp compiles: several minutes)"
 .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e ".[test]"
 
-echo "==> pulling the pinned models"
+echo "==> pulling the pinned models (tiny and small language models, the embedder: 613 MB the first time; the large model only with \`edge models pull large\`)"
 .venv/bin/edge models pull
 
 echo "==> building the fine-tuned model from the shipped adapter"

@@ -115,6 +115,15 @@ def real_llm_path(pulled_models) -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_small_path(pulled_models) -> Path:
+    """The small size's base model (Qwen2.5-Coder-0.5B-Instruct, qwen2), pulled by setup."""
+    from edge.models import ModelStore
+
+    store = ModelStore(pulled_models.parent)
+    return store.path(store.base_llm("small"))
+
+
+@pytest.fixture(scope="session")
 def engine(real_llm_path):
     """One loaded real model shared by the engine tests (loading is cheap, but not free)."""
     from edge.llm import Engine
