@@ -292,7 +292,7 @@ def cmd_finetune(args) -> int:
         raise EdgeError("--lora-rank must be >= 1, --lr and --epochs > 0")
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
     res = finetune(s, Path(args.data), cfg=cfg, name=args.name, base_name=args.base or "", out=Path(args.out) if args.out else None,
-                   quant=args.quant, resume=not args.restart, log=log)
+                   quant=args.quant, resume=not args.restart, reader_mix=args.reader_data, log=log)
     if args.json:
         _print_json({k: v for k, v in res.items() if k != "loss_history"})
     else:
@@ -500,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quant", default="q8_0", choices=["q8_0", "q4_0", "f16"], help="quantization of the built model (default q8_0)")
     f.add_argument("--out", help="folder for checkpoints and the adapter (default $EDGE_HOME/finetune/NAME)")
     f.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    f.add_argument("--no-reader-data", dest="reader_data", action="store_false",
+                   help="do not mix in the reader's examples (by default up to as many as your records, at most 1000, so the "
+                   "adapter keeps answering from passages with citations)")
     f.add_argument("--json", action="store_true", help="print a JSON summary")
     f.set_defaults(func=cmd_finetune)
 

@@ -24,8 +24,8 @@ from .errors import UsageError
 # every token is prefill time on a small CPU and a small model reads a short instruction better;
 # one for questions with retrieved passages, one without.
 READER_SYSTEM_PROMPT = (
-    "Answer from the passages: give the exact value in their words and cite the passage like [1]. "
-    "If they do not answer the question, say: The documents don't say."
+    "Answer the question from the numbered passages. Copy the exact value and cite the passage like [1]. "
+    "Only if no passage answers it, say: The documents don't say."
 )
 CHAT_SYSTEM_PROMPT = "You are edge, a concise offline assistant. Answer briefly and accurately."
 # The prompt the shipped LoRA adapter (build/make_dataset.py) was trained with: a model fine-tuned on

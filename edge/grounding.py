@@ -4,10 +4,15 @@ A small model answering from retrieved passages is most useful when it copies ex
 torque, an option name, a part number) and cites where they came from, and most harmful when it
 invents one. After an answer, `check_answer` pulls out the spans that can be checked literally —
 numbers with their units, option names, identifiers that mix letters and digits, quoted strings —
-and looks for each in the passages the answer cites (`[n]`); an answer that cites nothing is
-checked against every passage it was given, and says so. Spans that the question itself contains
-are not claims of the answer and are not checked. An answer with no checkable span is judged by
-how many of its content words the cited passages contain.
+and looks for each in the passages the answer cites (`[n]`). Spans that the question itself
+contains are not claims of the answer and are not checked. An answer with no checkable span is
+judged by how many of its content words the cited passages contain.
+
+Verdicts: `grounded` is True only for an answer that cites a passage and whose claims that passage
+holds; False for one that cites nothing (nothing vouches for it: the unsupported spans are then
+those no passage holds at all), cites a passage that was not given, or asserts what its passages
+do not hold; None when there is nothing to judge — no passages were given, or the answer declines
+("The documents don't say."), which asserts nothing a passage could hold or contradict.
 
 This is a lexical check, not entailment: it catches the common failures of small readers (a value
 from another passage, from memory, or from the sample manual it was trained on) and says which
@@ -163,7 +168,7 @@ class Check:
         return asdict(self)
 
 
-WORD_SUPPORT = 0.6  # share of an answer's content words the passages must hold when it has no checkable span
+WORD_SUPPORT = 0.75  # share of an answer's content words the passages must hold when it has no checkable span
 
 
 def check_answer(answer: str, passages: Sequence[str], *, question: str = "") -> Check:
@@ -178,23 +183,30 @@ def check_answer(answer: str, passages: Sequence[str], *, question: str = "") ->
     if not answer:
         return Check(False, cited, reason="empty answer")
     if is_abstention(answer) and not extract_spans(answer):
-        return Check(True, cited, abstained=True, reason="the answer declines; it asserts nothing")
+        return Check(None, cited, abstained=True, reason="the answer declines; it asserts nothing to check")
     pool = [passages[n - 1] for n in cited] if cited else list(passages)
     pool_text = "\n".join(pool)
     pool_norm = norm(pool_text)
     pool_numbers = _numbers(pool_text)
     q_norm = norm(question)
     spans = [s for s in extract_spans(answer) if not (q_norm and norm(s.text) in q_norm)]
-    where = "the cited passages" if cited else "any passage (the answer cites none)"
+    where = "the cited passages" if cited else "any passage"
     if spans:
         pool_fold = unicodedata.normalize("NFKC", pool_text).casefold()
         unsupported = [s.text for s in spans if not _supported(s, pool_fold, pool_norm, pool_numbers)]
+        checked = [s.text for s in spans]
+        if not cited:
+            held = len(spans) - len(unsupported)
+            return Check(False, cited, checked, unsupported,
+                         reason=f"cites no passage ({held} of {len(spans)} spans are in some passage)")
         ok = not unsupported
         reason = f"every checked span is in {where}" if ok else f"{len(unsupported)} of {len(spans)} spans are not in {where}"
-        return Check(ok, cited, [s.text for s in spans], unsupported, reason=reason)
+        return Check(ok, cited, checked, unsupported, reason=reason)
     words = _content_words(_CITE.sub(" ", answer)) - _content_words(question)
+    if not cited:
+        return Check(False, cited, sorted(words), sorted(words - _content_words(pool_text)), reason="cites no passage")
     if not words:
-        return Check(bool(cited), cited, reason="nothing checkable beyond the question's own words")
+        return Check(True, cited, reason="nothing checkable beyond the question's own words; the citation is valid")
     held = _content_words(pool_text)
     missing = sorted(words - held)
     share = 1 - len(missing) / len(words)

@@ -49,9 +49,11 @@ def test_a_value_from_a_passage_it_does_not_cite_is_unsupported():
     assert c.grounded is False and c.unsupported == ["17316"] and c.cited == [1]
 
 
-def test_an_uncited_answer_is_checked_against_every_passage_and_says_so():
+def test_an_uncited_answer_is_not_grounded_even_when_a_passage_holds_it():
     c = check("Set the wrench to 9.0 N·m.")
-    assert c.grounded is True and c.cited == [] and "cites none" in c.reason
+    assert c.grounded is False and c.cited == [] and "cites no passage" in c.reason and c.unsupported == []
+    c = check("Set the wrench to 11 N·m.")
+    assert c.grounded is False and c.unsupported == ["11 N·m"]
 
 
 def test_citing_a_passage_that_was_not_given_is_not_grounded():
@@ -59,9 +61,9 @@ def test_citing_a_passage_that_was_not_given_is_not_grounded():
     assert c.grounded is False and "[7]" in c.unsupported
 
 
-def test_declining_asserts_nothing():
+def test_declining_asserts_nothing_so_there_is_no_verdict():
     c = check("The documents don't say.")
-    assert c.grounded is True and c.abstained
+    assert c.grounded is None and c.abstained
 
 
 def test_spans_taken_from_the_question_are_not_claims():
@@ -72,6 +74,7 @@ def test_spans_taken_from_the_question_are_not_claims():
 
 def test_without_checkable_spans_content_words_decide():
     assert check("Wear insulating gloves [1].", passages=["Wear Class 0 insulating gloves and a face shield."]).grounded is True
+    assert check("Wear insulating gloves.", passages=["Wear Class 0 insulating gloves and a face shield."]).grounded is False
     c = check("Wear leather welding aprons [1].", passages=["Wear Class 0 insulating gloves and a face shield."])
     assert c.grounded is False and "welding" in c.unsupported
 
