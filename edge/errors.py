@@ -41,3 +41,9 @@ class IndexError_(EdgeError):
     """The document index cannot be used as asked (embedder mismatch, bad schema)."""
 
     exit_code = 2
+
+
+class StorageError(EdgeError):
+    """A database file cannot be used: locked, read-only, disk full, damaged, or not edge's."""
+
+    exit_code = 1
