@@ -8,11 +8,12 @@ import sys
 
 from . import __version__
 from .errors import EdgeError
+from .safe import line_safe, terminal_safe
 
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _settings(args, **extra):
+def _settings(args, *, problems: list[str] | None = None, **extra):
     from .config import load_settings
 
     over = {
@@ -28,7 +29,7 @@ def _settings(args, **extra):
         "top_k_chunks": getattr(args, "k", None),
     }
     over.update(extra)
-    return load_settings(**over)
+    return load_settings(problems=problems, **over)
 
 
 def _print_json(obj) -> None:
@@ -77,7 +78,7 @@ def cmd_ask(args) -> int:
     try:
         for ev in a.stream(args.question, rag=rag, ignore_eos=args.ignore_eos):
             if not ev.done:
-                out.write(ev.text)
+                out.write(terminal_safe(ev.text))  # a model can echo a document's escape codes
                 out.flush()
     except KeyboardInterrupt:
         out.write("\n")
@@ -89,7 +90,7 @@ def cmd_ask(args) -> int:
     if ans.sources:
         out.write("\nSources:\n")
         for i, p in enumerate(ans.sources, 1):
-            out.write(f"  [{i}] {p.label()}\n")
+            out.write(f"  [{i}] {line_safe(p.label())}\n")
         out.flush()
     if ans.check is not None and ans.check.grounded is False:
         # the answer asserts something its cited passages do not hold: say so, next to the answer
@@ -129,7 +130,7 @@ def cmd_chats_list(args) -> int:
         print("no conversations yet: start one with `edge chat`")
         return 0
     for c in convs:
-        print(f"{c.id:>5}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}  {c.n_messages:>3} msgs  {c.title}")
+        print(f"{c.id:>5}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}  {c.n_messages:>3} msgs  {line_safe(c.title)}")
     return 0
 
 
@@ -140,11 +141,11 @@ def cmd_chats_show(args) -> int:
     if args.json:
         _print_json({**conv.to_dict(), "messages": [m.__dict__ for m in msgs]})
         return 0
-    print(f"# {conv.title}\n")
+    print(f"# {line_safe(conv.title)}\n")
     for m in msgs:
-        print(("You: " if m.role == "user" else "edge: ") + m.content + (" (stopped)" if m.stopped else ""))
+        print(("You: " if m.role == "user" else "edge: ") + terminal_safe(m.content) + (" (stopped)" if m.stopped else ""))
         if m.stats:
-            print(f"  [{m.stats}]")
+            print(f"  [{line_safe(m.stats)}]")
         print()
     return 0
 
@@ -156,9 +157,10 @@ def cmd_chats_rename(args) -> int:
 
 def cmd_chats_rm(args) -> int:
     store = _chats(args)
-    for cid in args.ids:
+    ids = list(dict.fromkeys(args.ids))  # `rm 3 3` deletes 3 once
+    for cid in ids:
         store.get(cid)  # all exist, or nothing is deleted
-    for cid in args.ids:
+    for cid in ids:
         store.delete(cid)
         print(f"deleted conversation {cid}")
     return 0
@@ -167,8 +169,9 @@ def cmd_chats_rm(args) -> int:
 def cmd_doctor(args) -> int:
     from . import doctor
 
-    s = _settings(args)
-    rep = doctor.run(s)
+    problems: list[str] = []
+    s = _settings(args, problems=problems)
+    rep = doctor.run(s, setting_problems=problems)
     if args.json:
         _print_json(rep.to_dict())
         return 0 if rep.ok else 1
@@ -247,7 +250,7 @@ def cmd_models_verify(args) -> int:
 
 def cmd_models_add(args) -> int:
     store = _store(args)
-    art, info = store.add(args.path, args.name, progress=not args.json)
+    art, info = store.add(args.path, args.name, progress=not args.json, force=args.force)
     if args.json:
         _print_json({"name": art.name, "path": str(store.path(art)), "sha256": art.sha256, "size": art.size,
                      "architecture": info.architecture, "tensors": info.n_tensors, "chat_template": info.has_chat_template})
@@ -460,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     ma = msub.add_parser("add", help="add your own GGUF model (checked before use)", description="Copy a GGUF file into the model store after checking its header and tensor bounds.")
     ma.add_argument("path", help="the .gguf file")
     ma.add_argument("--name", required=True, help="name to use it by")
+    ma.add_argument("--force", action="store_true", help="replace a model of yours that already has this name")
     ma.add_argument("--json", action="store_true", help="machine-readable output")
     ma.set_defaults(func=cmd_models_add)
     mb = msub.add_parser("build", help="build the fine-tuned models from the base and the shipped adapter (no torch)",

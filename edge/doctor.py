@@ -68,7 +68,9 @@ def cpu_info() -> dict:
     }
 
 
-def run(settings: Settings) -> Report:
+def run(settings: Settings, *, setting_problems: list[str] | None = None) -> Report:
+    """Check this machine and edge's setup. `setting_problems`: what `load_settings(problems=...)`
+    found wrong in the config file, the environment or the flags (reported, not fatal here)."""
     r = Report()
     r.info["python"] = {"version": platform.python_version(), "executable": sys.executable}
     r.info["platform"] = platform.platform()
@@ -77,13 +79,26 @@ def run(settings: Settings) -> Report:
     r.info["home"] = str(settings.home)
     r.info["device_defaults"] = {"threads": performance_cores(), **device_defaults(r.info["ram_bytes"])}
 
+    # settings: the config file, EDGE_* and flags, each value in its range, no unknown keys
+    if setting_problems:
+        for p in setting_problems:
+            r.checks.append(Check("settings", False, p, f"fix it in {settings.config_path} or the environment"))
+    else:
+        r.checks.append(Check("settings", True, "every setting is known and in range"))
+
     # data directory
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        from .config import private_dir
+
+        private_dir(settings.home, tighten_existing=True)  # an older, world-readable one too
         probe = settings.home / ".doctor-probe"
         probe.write_text("ok")
         probe.unlink()
         r.checks.append(Check("data directory", True, f"{settings.home} is writable"))
+        mode = settings.home.stat().st_mode & 0o777
+        if mode & 0o077:
+            r.checks.append(Check("data directory privacy", False, f"{settings.home} is mode {mode:o}: other users can "
+                                  "read your conversations and index", f"chmod 700 {settings.home}"))
     except OSError as e:
         r.checks.append(Check("data directory", False, f"{settings.home}: {e.strerror}", "set EDGE_HOME to a writable directory"))
 

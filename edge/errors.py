@@ -47,3 +47,9 @@ class DiskFull(EdgeError):
     """No room left to write a file (a model being assembled, a download)."""
 
     exit_code = 1
+
+
+class StorageError(EdgeError):
+    """A database file cannot be used: locked, read-only, disk full, damaged, or not edge's."""
+
+    exit_code = 1

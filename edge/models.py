@@ -32,6 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .config import private_dir
 from .errors import DiskFull, DownloadError, IntegrityError, ModelNotFound, UsageError
 from .progress import Progress
 
@@ -273,7 +274,7 @@ class ModelStore:
             raise IntegrityError(f"{self._local_path} is corrupt: fix or delete it") from None
 
     def _save_local(self, data: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # the data directory, if new, 0700
         tmp = self._local_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self._local_path)
@@ -324,7 +325,7 @@ class ModelStore:
         st = path.stat()
         data = self._stamps()
         data[path.name] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # the data directory, if new, 0700
         tmp = self._stamp_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         os.replace(tmp, self._stamp_path)
@@ -455,7 +456,7 @@ class ModelStore:
         if art.parts:
             return self._pull_parts(art, progress=progress, log=log)
         t0 = time.perf_counter()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # the data directory, if new, 0700
         dl = self.dir / ".downloads"
         dl.mkdir(exist_ok=True)
         spec = f"{art.package}=={art.version}"
@@ -698,8 +699,9 @@ class ModelStore:
         return n
 
     # -- add -------------------------------------------------------------------------------
-    def add(self, src: Path, name: str, *, progress: bool = True) -> tuple[Artifact, GGUFInfo]:
-        """Copy a user's GGUF into the store after checking it; the original is never modified."""
+    def add(self, src: Path, name: str, *, progress: bool = True, force: bool = False) -> tuple[Artifact, GGUFInfo]:
+        """Copy a user's GGUF into the store after checking it; the original is never modified.
+        A model (or file) of that name already there is replaced only with `force`."""
         src = Path(src).expanduser()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
             raise UsageError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
@@ -707,10 +709,17 @@ class ModelStore:
             raise UsageError(f"{name!r} is a catalog model's name; choose another")
         if not src.is_file():
             raise UsageError(f"{src}: no such file")
-        info = check_gguf(src)
-        self.dir.mkdir(parents=True, exist_ok=True)
         filename = f"{name}.gguf"
         dest = self.dir / filename
+        if any(a.filename == filename for a in self._catalog):
+            raise UsageError(f"{filename} is a catalog model's file; choose another --name")
+        have = self._local().get(name)
+        if not force and (have is not None or dest.exists() or dest.is_symlink()):
+            what = {"build": "a model built by `edge models build`", "local": "a model you added"}.get(
+                (have or {}).get("source", ""), "a model file")
+            raise UsageError(f"{name!r} is already {what} ({dest}); choose another --name, or pass --force to replace it")
+        info = check_gguf(src)
+        private_dir(self.dir)  # the data directory, if new, 0700
         fd, tmpname = tempfile.mkstemp(prefix=f".{filename}.", suffix=".partial", dir=self.dir)
         tmp = Path(tmpname)
         try:

@@ -7,6 +7,7 @@ is trained on exactly the format it is asked in.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from dataclasses import dataclass, field
@@ -252,16 +253,29 @@ def _header_of(units: list[_Unit], j: int) -> int | None:
     if t is None:
         return None
     return next((k for k, v in enumerate(units) if v.line == t), None)
+# Stands in for each message's content while the template is rendered, so that what the template
+# wrote can be told from what the user, the documents or the history wrote. Private-use characters:
+# no template touches them, and content holding them is caught by the check in `_pieces`.
+_SENTINEL = "\ue000edge-content-{}\ue001"
 
 
 class PromptBuilder:
-    """Renders conversations with the model's chat template and fits them to a token budget."""
+    """Renders conversations with the model's chat template and fits them to a token budget.
+
+    Only the template's own text is tokenized with special tokens parsed (`<|im_start|>`, `<s>`):
+    message content (the question, retrieved passages, history, the system prompt) is tokenized
+    as plain text, so a document that spells out `<|im_end|><|im_start|>system` stays text and
+    cannot open a turn of its own. For that, `tokenize` takes `special` and `bos` keywords, and
+    `split_special` cuts the template's text at its special tokens (see `Engine`); a one-argument
+    tokenizer gets the whole rendered text (tests, counting).
+    """
 
     def __init__(
         self,
         *,
         template: str | None,
-        tokenize: Callable[[str], list[int]],
+        tokenize: Callable[..., list[int]],
+        split_special: Callable[[str], list | None] | None = None,
         bos_token: str = "",
         eos_token: str = "",
     ):
@@ -276,6 +290,11 @@ class PromptBuilder:
         self.template_source = template or FALLBACK_TEMPLATE
         self._template = env.from_string(self.template_source)
         self._tokenize = tokenize
+        self._split_special = split_special
+        try:
+            self._split = "special" in inspect.signature(tokenize).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            self._split = False
         self.bos_token = bos_token
         self.eos_token = eos_token
 
@@ -311,6 +330,63 @@ class PromptBuilder:
     def count(self, text: str) -> int:
         return len(self._tokenize(text))
 
+    def _pieces(self, messages: list[dict], add_generation_prompt: bool) -> list[tuple[str, bool]] | None:
+        """The rendered prompt as (text, is_template) pieces in order, or None when the template
+        transforms content in a way that cannot be told apart (then the whole text is used)."""
+        stand_ins = [{**m, "content": _SENTINEL.format(i)} for i, m in enumerate(messages)]
+        rendered = self.render(stand_ins, add_generation_prompt=add_generation_prompt)
+        real = self.render(messages, add_generation_prompt=add_generation_prompt)
+        for fix in (str, str.strip):  # as given, or as a template that trims content wrote it
+            pieces: list[tuple[str, bool]] = []
+            pos = 0
+            for i, m in enumerate(messages):
+                mark = _SENTINEL.format(i)
+                at = rendered.find(mark, pos)
+                if at < 0 or rendered.count(mark) != 1:  # the template dropped or repeated a message
+                    return None
+                pieces.append((rendered[pos:at], True))
+                pieces.append((fix(str(m.get("content") or "")), False))
+                pos = at + len(mark)
+            pieces.append((rendered[pos:], True))
+            if "".join(t for t, _ in pieces) == real:
+                return pieces
+        return None  # a template that rewrites content in another way
+
+    def tokens(self, messages: list[dict], *, add_generation_prompt: bool = True) -> list[int]:
+        """The prompt's tokens: the template's text with special tokens parsed, every message's
+        content as plain text; BOS (if the model wants one) once, at the start."""
+        pieces = self._pieces(messages, add_generation_prompt) if self._split else None
+        if pieces is None:
+            # A tokenizer without the keywords (tests, counting), or a template that rewrites
+            # content (none of the shipped models' does): the whole text, as llama.cpp would.
+            return self._tokenize(self.render(messages, add_generation_prompt=add_generation_prompt))
+        if self._split_special is not None:
+            # Cut the template's text at its special tokens, and join the plain text around them
+            # (template text and content alike) into runs tokenized as plain text, as llama.cpp
+            # cuts the whole text: benign prompts give exactly the tokens of the whole text.
+            frags: list = []
+            for text, is_template in pieces:
+                parts = self._split_special(text) if is_template else [text]
+                if parts is None:  # the template's text could not be cut: the whole text
+                    return self._tokenize(self.render(messages, add_generation_prompt=add_generation_prompt))
+                for part in parts:
+                    if isinstance(part, str) and frags and isinstance(frags[-1], str):
+                        frags[-1] += part
+                    elif part != "":
+                        frags.append(part)
+            out = self._tokenize("", special=False, bos=True)  # BOS, if the model wants one
+            for f in frags:
+                out += [f] if isinstance(f, int) else self._tokenize(f, special=False, bos=False)
+            return out
+        out: list[int] = []
+        first = True
+        for text, is_template in pieces:
+            if not text and not first:
+                continue
+            out += self._tokenize(text, special=is_template, bos=first)
+            first = False
+        return out
+
     def build(
         self,
         question: str,
@@ -328,7 +404,7 @@ class PromptBuilder:
         while True:
             msgs = self.messages(question, system=system, history=history, passages=passages)
             text = self.render(msgs)
-            tokens = self._tokenize(text)
+            tokens = self.tokens(msgs)
             if len(tokens) <= budget:
                 return BuiltPrompt(text, tokens, msgs, passages, dropped_turns, dropped_passages)
             if history:
@@ -338,7 +414,13 @@ class PromptBuilder:
                 passages.pop()
                 dropped_passages += 1
             else:
+                n_system = len(self.tokens([{"role": "system", "content": system}], add_generation_prompt=False)) if system else 0
+                if n_system and n_system >= len(tokens) - n_system:
+                    raise PromptTooLong(
+                        f"the system prompt takes {n_system} of the prompt's {len(tokens)} tokens but only {budget} fit "
+                        "in the context window; shorten it (--system or the settings), or raise --ctx / lower --max-tokens"
+                    )
                 raise PromptTooLong(
-                    f"the question needs {len(tokens)} tokens but only {budget} fit in the context window; "
-                    "shorten it, or raise --ctx / lower --max-tokens"
+                    f"the prompt needs {len(tokens)} tokens (the question {len(tokens) - n_system}, the system prompt "
+                    f"{n_system}) but only {budget} fit in the context window; shorten it, or raise --ctx / lower --max-tokens"
                 )

@@ -11,9 +11,12 @@ indexes, to shortlist candidates by Hamming distance that are then re-ranked exa
 
 from __future__ import annotations
 
+import codecs
+import errno
 import hashlib
 import os
 import re
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .. import db
-from ..errors import EdgeError, IndexError_
+from ..errors import EdgeError, IndexError_, UsageError
 from .chunk import Chunk, chunk_lines, kind_of, title_of
 from .embed import Embedder
 
@@ -32,6 +35,7 @@ CHUNK_TOKENS = 128
 CHUNK_OVERLAP = 32
 RRF_K = 60
 CANDIDATES = 50
+MAX_RESULTS = 100  # k of one search (sqlite-vec's own limit is 4096)
 EXACT_LIMIT = 20_000  # up to this many chunks, vector search scans every float vector
 
 STOPWORDS = set(
@@ -62,6 +66,13 @@ def _m1(conn) -> None:
 
 
 MIGRATIONS = [_m1]
+
+INDEX_KIND = db.Kind(
+    name="document index", tables=("meta", "documents", "chunks"), migrations=MIGRATIONS,
+    app_id=0x65646769,  # "edgi"
+    rebuild="rebuild it: move it aside (`mv {path} {path}.damaged`) and index your documents again "
+            "(`edge index add PATH...`, or `edge index add --sample`)",
+)
 
 
 @dataclass
@@ -142,26 +153,23 @@ def fts_query(text: str, drop: set[str] | frozenset = frozenset()) -> str:
 class Index:
     """A document index file. Give an `embedder` to add or search; listing needs none."""
 
-    def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = True):
+    def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = True, readonly: bool = False):
+        """Open (or, with `create`, make) the index at `path`. `readonly` opens it for reading
+        only: searching and listing then work on read-only media and never change the file."""
         self.path = Path(path).expanduser()
         if not create and not self.path.exists():
             raise IndexError_(f"no document index at {self.path}: run `edge index add PATH` (or `edge index add --sample`)")
         self.embedder = embedder
-        self.conn = db.connect(self.path)
-        try:
-            db.migrate(self.conn, MIGRATIONS, name=f"index {self.path}")
-        except EdgeError:
-            self.conn.close()
-            raise
-        except Exception as e:  # a file that is SQLite but not ours
-            self.conn.close()
-            raise IndexError_(f"{self.path} is not an edge index: {e}") from None
+        self.readonly = readonly
+        self.conn = db.open_store(self.path, INDEX_KIND, readonly=readonly, create=create)
         self.meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         if embedder is not None:
             self._bind_embedder(embedder)
 
     def _bind_embedder(self, emb: Embedder) -> None:
         have = self.meta.get("embedder")
+        if have is None and self.readonly:
+            return  # nothing indexed yet, and nothing may be written: searches find nothing
         if have is None:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -277,6 +285,8 @@ class Index:
         """Top `k` chunks for `query`; returns (results, embed_ms, search_ms)."""
         if mode not in ("hybrid", "vector", "keyword"):
             raise EdgeError(f"unknown search mode {mode!r}")
+        if not 1 <= k <= MAX_RESULTS:
+            raise UsageError(f"k = {k}: ask for between 1 and {MAX_RESULTS} results")
         embed_ms = 0.0
         vec: list[tuple[int, float]] = []
         if mode != "keyword":
@@ -365,28 +375,19 @@ class Index:
 
     def _prepare(self, path: Path):
         kind = kind_of(path)
-        try:
-            st = path.stat()
-            if st.st_size > MAX_FILE_BYTES:
-                return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB)")
-            data = path.read_bytes()
-        except PermissionError:
-            return FileOutcome(str(path), "failed", "permission denied")
-        except OSError as e:
-            return FileOutcome(str(path), "failed", e.strerror or str(e))
-        if b"\x00" in data[:8192]:
-            return FileOutcome(str(path), "failed", "binary file (NUL bytes), not text")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            return FileOutcome(str(path), "failed", f"not valid UTF-8 (byte {e.start})")
+        if kind is None:
+            return FileOutcome(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'!r}: edge reads .md, .rst and .txt")
+        got = read_document(path)
+        if isinstance(got, FileOutcome):
+            return got
+        st, data, text = got
         sha = hashlib.sha256(data).hexdigest()
         row = self.conn.execute("SELECT sha256 FROM documents WHERE path = ?", (str(path),)).fetchone()
         if row and row[0] == sha:
             return FileOutcome(str(path), "unchanged")
         if not text.strip():
             return FileOutcome(str(path), "skipped", "empty file")
-        lines = text.lstrip("\ufeff").splitlines()
+        lines = text.splitlines()
         chunks = chunk_lines(lines, kind, self.embedder.count_tokens, max_tokens=min(CHUNK_TOKENS, self.embedder.max_tokens), overlap_tokens=CHUNK_OVERLAP)
         info = {"sha256": sha, "mtime": st.st_mtime, "size": st.st_size, "title": title_of(lines, kind, path.stem), "kind": kind}
         return info, chunks
@@ -437,6 +438,8 @@ class Index:
 
     def remove(self, path: str | Path) -> list[str]:
         """Remove a document, or every document under a folder; returns the paths removed."""
+        if not str(path).strip():
+            raise UsageError("name the file or folder to remove (an empty path would match everything under the current folder)")
         p = str(Path(path).expanduser().resolve(strict=False))
         rows = self.conn.execute(
             "SELECT id, path FROM documents WHERE path = ? OR path LIKE ? ESCAPE '\\'",
@@ -474,19 +477,117 @@ def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _special_kind(mode: int) -> str:
+    return ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "not a regular file")
+
+
+def _missing(p: Path) -> str:
+    """Why `p`, which does not exist as far as Path.exists() can tell, cannot be read."""
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "broken symbolic link" if p.is_symlink() else "no such file or folder"
+        return e.strerror or str(e)
+    return "no such file or folder"
+
+
+def _indexed_path(p: Path) -> Path:
+    """The path a file is indexed under: symbolic links resolved once, to the real file, unless
+    only the link's name says what kind of file it is (README.md -> README): then the link's own
+    path, in its real folder."""
+    rp = p.resolve()
+    if kind_of(rp) is not None or kind_of(p) is None:
+        return rp
+    return p.absolute().parent.resolve() / p.name
+
+
+def read_document(path: Path, *, max_bytes: int = MAX_FILE_BYTES):
+    """(stat, bytes, text) of a document file, or a FileOutcome saying why it cannot be read.
+
+    Only regular files are opened: a FIFO would block the reader for ever, a device could be
+    endless or act on being opened. Text is UTF-8, or UTF-16/32 with a byte-order mark (what
+    Windows editors write); anything else with NUL bytes is called binary.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return FileOutcome(str(path), "failed", _missing(path) if e.errno in (errno.ELOOP, errno.ENOENT) else
+                           "permission denied" if e.errno == errno.EACCES else (e.strerror or str(e)))
+    if not stat.S_ISREG(st.st_mode):
+        return FileOutcome(str(path), "skipped", f"{_special_kind(st.st_mode)}, not a regular file: not read")
+    if st.st_size > max_bytes:
+        return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
+    try:
+        # O_NONBLOCK: should the file have been swapped for a FIFO since the stat, opening it
+        # does not wait for a writer; fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        return FileOutcome(str(path), "failed", "permission denied" if e.errno == errno.EACCES else (e.strerror or str(e)))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return FileOutcome(str(path), "skipped", f"{_special_kind(st.st_mode)}, not a regular file: not read")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 20))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        data = b"".join(chunks)
+    except OSError as e:
+        return FileOutcome(str(path), "failed", e.strerror or str(e))
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        return FileOutcome(str(path), "failed", f"too large (over {max_bytes / 1e6:.0f} MB; it grew while being read)")
+    text = decode_text(data)
+    if isinstance(text, str):
+        return st, data, text
+    return FileOutcome(str(path), "failed", text[0])
+
+
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
+
+
+def decode_text(data: bytes) -> str | tuple[str]:
+    """The text of a document's bytes, or a 1-tuple holding why it is not text."""
+    for bom, enc in _BOMS:  # UTF-32 LE before UTF-16 LE: its BOM starts with UTF-16's
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(enc)
+            except UnicodeDecodeError as e:
+                return (f"not valid {enc.upper()[:6]} text after its byte-order mark (byte {e.start + len(bom)})",)
+    if b"\x00" in data[:8192]:
+        return ("binary file (NUL bytes), not text",)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return (f"not valid UTF-8 (byte {e.start})",)
+
+
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome | None]]:
     """Yield (file, None) for every indexable file under `paths`, or (path, outcome) for a problem.
 
     Folders are walked recursively in sorted order, following symbolic links but never into a
     folder already visited (so link loops end); hidden files and folders are passed over.
+    FIFOs, sockets and devices are reported and never opened.
     """
     seen_dirs: set[str] = set()
     seen_files: set[str] = set()
     for raw in paths:
         p = Path(raw).expanduser()
+        if not str(raw).strip():
+            yield p, FileOutcome(str(raw), "failed", "empty path")
+            continue
         if not p.exists():
-            why = "broken symbolic link" if p.is_symlink() else "no such file or folder"
-            yield p, FileOutcome(str(p), "failed", why)
+            yield p, FileOutcome(str(p), "failed", _missing(p))
             continue
         if p.is_file():
             rp = p.resolve()
@@ -494,7 +595,10 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
                 yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst and .txt")
             elif str(rp) not in seen_files:
                 seen_files.add(str(rp))
-                yield rp, None
+                yield _indexed_path(p), None
+            continue
+        if not p.is_dir():
+            yield p, FileOutcome(str(p), "skipped", f"{_special_kind(p.stat().st_mode)}, not a regular file: not read")
             continue
         for dirpath, dirnames, filenames in os.walk(p, followlinks=True, onerror=None):
             real = os.path.realpath(dirpath)
@@ -511,10 +615,13 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
                 if kind_of(fp) is None:
                     continue  # other kinds in a folder are passed over silently; counted in --json? no: noise
                 if not fp.exists():
-                    yield fp, FileOutcome(str(fp), "failed", "broken symbolic link")
+                    yield fp, FileOutcome(str(fp), "failed", _missing(fp))
+                    continue
+                if not fp.is_file():
+                    yield fp, FileOutcome(str(fp), "skipped", f"{_special_kind(fp.stat().st_mode)}, not a regular file: not read")
                     continue
                 rp = fp.resolve()
                 if str(rp) in seen_files:
                     continue
                 seen_files.add(str(rp))
-                yield rp, None
+                yield _indexed_path(fp), None

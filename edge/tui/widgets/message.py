@@ -9,12 +9,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import LoadingIndicator, Markdown, Static
 
+from ...safe import line_safe
+
 
 def source_label(s: dict) -> str:
     """`path › heading, lines a-b` for a stored source (see assistant.source_dict)."""
     a, b = (s.get("lines") or [0, 0])[:2]
     head = f" › {s['heading']}" if s.get("heading") else ""
-    return f"{s.get('path', '?')}{head}, lines {a}-{b}"
+    return line_safe(f"{s.get('path', '?')}{head}, lines {a}-{b}")  # a file name can hold escape codes too
 
 
 class MessageView(Vertical):
