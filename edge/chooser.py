@@ -117,10 +117,11 @@ def need_bytes(store: ModelStore, art: Artifact, n_ctx: int) -> int:
 
 
 def candidates(store: ModelStore, quant: str = "") -> list[tuple[str, Artifact]]:
-    """Per tier, smallest first: the fine-tuned build if one is present (in the preferred
-    quantization), else the tier's base model if present."""
+    """Per tier, smallest first: the fine-tuned build if one is present and verified (in the preferred
+    quantization), else the tier's base model if present and verified. An unverified file is never
+    a candidate: measuring it would hand llama.cpp a file nobody checked."""
     quant = (quant or "q8_0").lower()
-    present = [a for a in store.artifacts() if a.kind == "llm" and store.path(a).is_file()]
+    present = [a for a in store.artifacts() if a.kind == "llm" and store.path(a).is_file() and store.status(a).verified]
     out = []
     for tier in TIERS:
         of_tier = [a for a in present if tier_of(store, a) == tier]
@@ -221,8 +222,9 @@ def choose(store: ModelStore, settings, *, measure_missing: bool = True, remeasu
     ram = ram_bytes()
     cands = candidates(store, settings.quant)
     if not cands:
+        # nothing installed and verified: the base, whose loading then says what to run
         base = store.base_llm()
-        return Choice(base.name, "no model is installed yet", budget_ms, ram)
+        return Choice(base.name, "no verified model is installed", budget_ms, ram)
     hw = hardware_key()
     cache = DeviceCache(store)
     threads = settings.n_threads

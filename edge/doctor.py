@@ -162,8 +162,9 @@ def run(settings: Settings, *, setting_problems: list[str] | None = None) -> Rep
                 if not c.fits:
                     r.checks.append(Check(f"fits memory: {c.model}", False, c.note, "it is never chosen by default; use a smaller size"))
             if any(c.measurement is None and c.fits and not c.note for c in choice.candidates) and len(choice.candidates) > 1:
-                r.checks.append(Check("default model", False, "the installed sizes are not measured on this device",
-                                      "run `edge models choose`"))
+                # not a fault: the smallest size answers until the sizes are measured
+                r.checks.append(Check("default model", True, f"{r.info['default_model']}: the installed sizes are not measured "
+                                      "on this device yet (the smallest is used)", "run `edge models choose`"))
             else:
                 r.checks.append(Check("default model", True, f"{r.info['default_model']}: {choice.reason}"))
         except Exception as e:

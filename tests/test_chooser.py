@@ -13,7 +13,7 @@ from edge.models import Artifact, ModelStore
 MB = 2**20
 
 
-def _store(tmp_path, sizes: dict[str, int], *, ft_tiny: bool = False) -> ModelStore:
+def _store(tmp_path, sizes: dict[str, int], *, ft_tiny: bool = False, verified: bool = True) -> ModelStore:
     arts = []
     for tier, size in sizes.items():
         arts.append(Artifact(name=f"{tier}-base", kind="llm", filename=f"{tier}.gguf", sha256=f"sha-{tier}", size=size, source="pypi", tier=tier))
@@ -22,12 +22,15 @@ def _store(tmp_path, sizes: dict[str, int], *, ft_tiny: bool = False) -> ModelSt
     for a in arts:
         with open(store.path(a), "wb") as f:
             f.truncate(a.size)  # sparse: only the size matters here
+        if verified:  # as `edge models pull` records a file whose hash matched
+            store._stamp(store.path(a), a.sha256)
     if ft_tiny:
         ft = Artifact(name="tiny-ft-q8_0", kind="llm", filename="tiny-ft-q8_0.gguf", sha256="sha-ft", size=MB,
                       source="build", role="ft", origin="tiny-base+edge-lora.gguf@0123")
         with open(store.path(ft), "wb") as f:
             f.truncate(ft.size)
         store.register(ft)
+        store._stamp(store.path(ft), ft.sha256)
     return store
 
 
@@ -129,3 +132,13 @@ def test_a_named_model_overrides_the_choice(tmp_path, fake, monkeypatch):
     with pytest.raises(Exception) as e:  # the fake file is no GGUF: loading fails after resolving
         a.load()
     assert "tiny" in str(e.value) or e.type.__name__ in ("IntegrityError",)
+
+
+def test_an_unverified_model_is_never_measured_or_chosen(tmp_path, fake):
+    """Measuring loads the file into llama.cpp: a damaged or unverified file must not get there."""
+    ttft, calls = fake
+    store = _store(tmp_path, {"tiny": 100 * MB, "small": 500 * MB}, verified=False)
+    ttft.update({"tiny-base": 300.0, "small-base": 800.0})
+    # nothing here matches its pinned sha256 (the fixture's files are zeros): nothing is a candidate
+    c = choose(store, load_settings(threads=2))
+    assert calls == [] and c.candidates == [] and c.model == "tiny-base" and "no verified model" in c.reason

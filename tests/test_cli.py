@@ -43,8 +43,11 @@ def test_damaged_model_is_refused_not_loaded(real_home):
     target.unlink()
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    line = one_line_error(run_edge("ask", "hi"), 3)
+    line = one_line_error(run_edge("ask", "hi", "--model", "smollm2-135m-instruct-q4_1"), 3)
     assert "verif" in line
+    # nor is it measured or chosen as the default (another verified size may answer instead)
+    d = json.loads(run_edge("doctor", "--json").stdout)
+    assert all(c["model"] != "smollm2-135m-instruct-q4_1" for c in d["model_choice"]["candidates"])
 
 
 def test_models_add_refuses_non_gguf_and_truncated(tmp_path, _isolated_home):
