@@ -412,15 +412,13 @@ def _usage(t) -> dict:
 
 
 def _edge_extra(done: dict) -> dict:
-    from .assistant import source_dict
-
-    ans = done["answer"]
-    return {
-        "mode": ans.mode,
-        "sources": [source_dict(p, i) for i, p in enumerate(ans.sources, 1)],
-        "timings": ans.timings.to_dict(),
-        "queue_ms": round(done["queue_ms"], 3),
-    }
+    """edge's own fields of an answer: what `edge ask --json` prints besides the text and the model
+    (mode, stop_reason, sources, timings, ...), and the time the request waited for the model."""
+    d = done["answer"].to_dict()
+    for k in ("answer", "model"):
+        d.pop(k, None)
+    d["queue_ms"] = round(done["queue_ms"], 3)
+    return d
 
 
 async def _watch_disconnect(receive, job: Job, worker: Worker) -> None:

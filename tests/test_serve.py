@@ -402,7 +402,7 @@ def _long_stream(port: int, max_tokens: int = 1500) -> http.client.HTTPConnectio
         headers={"Content-Type": "application/json"})
     r = conn.getresponse()
     assert r.status == 200
-    assert r.fp.readline().startswith(b"data: ")
+    assert r.readline().startswith(b"data: ")
     return conn
 
 
