@@ -789,6 +789,31 @@ def serve(settings, *, host: str = "127.0.0.1", port: int = 8080, api_key: str |
     return run(server, sock)
 
 
+def _uvicorn_server_class():
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """uvicorn re-raises SIGINT/SIGTERM once it has shut down, which would kill the process before the
+        worker and the model are closed; here a signal only asks it to shut down (a second one forces it)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            old = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
+
+    return _Server
+
+
 def run(server: Server, sock: socket.socket) -> int:
     import uvicorn
 
@@ -798,7 +823,7 @@ def run(server: Server, sock: socket.socket) -> int:
         # a flood of connections beyond this gets uvicorn's 503 instead of tying up the machine
         limit_concurrency=max(64, 4 * server.worker.max_queue), timeout_graceful_shutdown=3, timeout_keep_alive=5,
     )
-    uv = uvicorn.Server(config)
+    uv = _uvicorn_server_class()(config)
     server.worker.start()
     shown = f"[{host}]" if ":" in host else host
     print(f"edge serve: http://{shown}:{port}/v1 · model {server.default_model} · retrieval "

@@ -432,6 +432,21 @@ def test_queue_limit_disconnect_and_flood(serve_home):
         s.wait_log(lambda line: "POST /v1/chat/completions 499" in line)
         assert s.get("/health")[2]["busy"] is False
 
+        # the same for a client that goes away while waiting for a whole (not streamed) answer
+        raw = socket.create_connection(("127.0.0.1", s.port))
+        body = json.dumps(chat_body("Tell me a story.", max_tokens=1500, edge={"ignore_eos": True})).encode()
+        raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        deadline = time.time() + 10
+        while not s.get("/health")[2]["busy"] and time.time() < deadline:
+            time.sleep(0.02)
+        n499 = sum("POST /v1/chat/completions 499" in line for line in s.lines)
+        raw.close()
+        t0 = time.time()
+        st, _, out = s.post("/v1/chat/completions", chat_body("Hi", max_tokens=4), timeout=60)
+        assert st == 200 and time.time() - t0 < 5
+        s.wait_log(lambda line: sum("POST /v1/chat/completions 499" in x for x in s.lines) > n499)
+
         # a client that opens a stream and never reads does not hold the model
         raw = socket.create_connection(("127.0.0.1", s.port))
         body = json.dumps(chat_body("Tell me a story.", max_tokens=200, stream=True, edge={"ignore_eos": True})).encode()
