@@ -397,7 +397,7 @@ class Worker:
                     job.post("text", tail)
             ans = a.last
             reason = "stop" if stop.hit or final.stop_reason == "eos" else final.stop_reason
-            job.post("done", {"answer": ans, "finish_reason": reason, "queue_ms": job.queue_ms})
+            job.post("done", {"answer": ans, "finish_reason": reason, "queue_ms": job.queue_ms, "stopped_by": stop.hit})
         except Exception as e:  # noqa: BLE001 - every failure goes back to its client as an error object
             if not isinstance(e, EdgeError):
                 traceback.print_exc(file=sys.stderr)
@@ -417,6 +417,8 @@ def _edge_extra(done: dict) -> dict:
     d = done["answer"].to_dict()
     for k in ("answer", "model"):
         d.pop(k, None)
+    if done.get("stopped_by"):
+        d["stop_reason"] = "stop"  # a stop string ended it (the engine saw a cancel)
     d["queue_ms"] = round(done["queue_ms"], 3)
     return d
 

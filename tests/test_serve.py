@@ -274,6 +274,7 @@ def test_stop_and_max_tokens(server):
     cut = full[: full.index(stop)]
     r = c.chat.completions.create(model="", messages=msgs, max_tokens=40, stop=[stop, "\u2603"])
     assert r.choices[0].message.content == cut and r.choices[0].finish_reason == "stop"
+    assert r.model_extra["edge"]["stop_reason"] == "stop"
     pieces = [ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
         model="", messages=msgs, max_tokens=40, stop=stop, stream=True) if ch.choices]
     assert "".join(pieces) == cut
