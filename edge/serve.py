@@ -40,7 +40,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
-from .errors import EdgeError, ModelNotFound, PromptTooLong, UsageError
+from .errors import EdgeError, IndexError_, ModelNotFound, PromptTooLong, UsageError
 from .prompt import Turn
 
 MAX_BODY = 1 << 20  # bytes; larger request bodies are refused with 413 before they are read
@@ -71,6 +71,8 @@ def api_error_from(e: BaseException) -> APIError:
         return APIError(400, str(e), param="messages", code="context_length_exceeded")
     if isinstance(e, ModelNotFound):
         return APIError(404, str(e), param="model", code="model_not_found")
+    if isinstance(e, IndexError_):  # retrieval asked of a server whose index is missing or unusable
+        return APIError(400, str(e), param="edge.rag", code="rag_unavailable")
     if isinstance(e, UsageError):
         return APIError(400, str(e), code="invalid_request")
     if isinstance(e, EdgeError):

@@ -368,7 +368,7 @@ def test_bad_input_gets_error_objects_and_the_server_keeps_serving(server):
 
 
 @pytest.mark.real
-def test_the_api_key_is_checked(serve_home):
+def test_the_api_key_is_checked(serve_home, pulled_models, tmp_path):
     import openai
 
     s = EdgeServer(serve_home, env={"EDGE_API_KEY": "s3cret-key"})
@@ -384,13 +384,19 @@ def test_the_api_key_is_checked(serve_home):
         assert r.usage.completion_tokens > 0
     finally:
         s.stop()
-    # a flag works too, on another loopback address
-    s = EdgeServer(serve_home, "--host", "127.0.0.2", "--api-key", "k2")
+    # a flag works too, on another loopback address (this home has no index: retrieval is refused, not a crash)
+    s = EdgeServer(link_models(pulled_models, tmp_path / "no-index"), "--host", "127.0.0.2", "--api-key", "k2")
     try:
         assert "127.0.0.2" in s.banner
-        st, _, _ = request("GET", f"http://127.0.0.2:{s.port}/v1/models", headers={"Authorization": "Bearer k2"})
+        auth = {"Authorization": "Bearer k2", "Content-Type": "application/json"}
+        st, _, _ = request("GET", f"http://127.0.0.2:{s.port}/v1/models", headers=auth)
         assert st == 200
         assert request("GET", f"http://127.0.0.2:{s.port}/v1/models")[0] == 401
+        url = f"http://127.0.0.2:{s.port}/v1/chat/completions"
+        err = assert_error(request("POST", url, data=json.dumps(chat_body("q", edge={"rag": True})).encode(), headers=auth),
+                           400, code="rag_unavailable")
+        assert "edge index add" in err["message"]
+        assert request("POST", url, data=json.dumps(chat_body("q")).encode(), headers=auth)[0] == 200
     finally:
         s.stop()
 
