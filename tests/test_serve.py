@@ -511,3 +511,24 @@ def test_a_server_started_with_rag_answers_from_the_index_by_default(serve_home)
         assert st == 200 and body["edge"]["sources"] == [] and not body["edge"]["mode"].endswith("+rag")
     finally:
         s.stop()
+
+
+@pytest.mark.real
+def test_stream_with_leaves_the_assistants_own_conversation_alone(real_home):
+    """The API's way into the assistant: its history, system prompt and sampling for one answer only."""
+    from edge.assistant import Assistant
+    from edge.config import load_settings
+    from edge.prompt import Turn
+
+    a = Assistant(load_settings(threads=2, max_tokens=8))
+    a.ask("Hello there.")
+    history, settings = list(a.history), a.settings
+    events = list(a.stream_with("And now?", history=[Turn("Q1", "A1")], system_prompt="Be brief.", max_tokens=3,
+                                temperature=0.0, ignore_eos=True))
+    assert events[-1].done and events[-1].timings.completion_tokens == 3
+    assert a.last.question == "And now?"
+    assert a.history == history and a.settings is settings and a.settings.max_tokens == 8
+    # the explicit history and system prompt were the ones used: the prompt is longer than without them
+    bare = list(a.stream_with("And now?", max_tokens=1, ignore_eos=True, system_prompt="x"))[-1].timings.prompt_tokens
+    assert events[-1].timings.prompt_tokens > bare
+    a.close()
