@@ -309,11 +309,12 @@ class Worker:
             if self._stopping:
                 raise APIError(503, "the server is shutting down", type="server_error", code="shutting_down")
             if len(self._waiting) >= self.max_queue:
-                wait = math.ceil(self._service_s * (len(self._waiting) + 1))
+                # the time the queue takes to drain at the recent pace of answers
+                wait = min(max(1, math.ceil(self._service_s * (len(self._waiting) + 1))), 120)
                 raise APIError(
                     429, f"the server is busy: {len(self._waiting)} requests are waiting for the model (--max-queue "
-                    f"{self.max_queue}); retry after {max(1, wait)} s", type="rate_limit_error", code="queue_full",
-                    headers={"Retry-After": str(min(max(1, wait), 120))},
+                    f"{self.max_queue}); retry after {wait} s", type="rate_limit_error", code="queue_full",
+                    headers={"Retry-After": str(wait)},
                 )
             self._waiting.append(job)
             self._cond.notify()
