@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from .config import CHAT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
 from .errors import IntegrityError, UsageError
@@ -163,6 +164,20 @@ class Assistant:
             else:
                 parts.append(ev.text)
             yield ev
+
+    def stream_with(self, question: str, *, history: Sequence[Turn] = (), rag: bool | None = None, ignore_eos: bool = False,
+                    **settings) -> Iterator[Event]:
+        """Stream an answer as `stream()` does, but for a stateless caller (the HTTP API): with this
+        `history` in place of the conversation's, and `settings` (system_prompt, model, top_k_chunks,
+        max_tokens, temperature, top_p, seed; None = keep) over the assistant's own. The assistant's
+        conversation and settings are as before afterwards; the answer is in `self.last`."""
+        saved = self.history, self.settings
+        self.history = list(history)
+        self.settings = dataclasses.replace(self.settings, **{k: v for k, v in settings.items() if v is not None})
+        try:
+            yield from self.stream(question, rag=rag, ignore_eos=ignore_eos)
+        finally:
+            self.history, self.settings = saved
 
     def ask(self, question: str, **kw) -> Answer:
         for _ in self.stream(question, **kw):

@@ -370,6 +370,17 @@ def cmd_models_choose(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import os
+
+    from .serve import serve
+
+    s = _settings(args)
+    key = args.api_key or os.environ.get("EDGE_API_KEY") or None
+    return serve(s, host=args.host, port=args.port, api_key=key, max_queue=args.max_queue, cors=args.cors,
+                 log_prompts=args.log_prompts)
+
+
 def cmd_models_remove(args) -> int:
     store = _store(args)
     store.remove(args.name)
@@ -523,6 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_bench)
+
+    sv = sub.add_parser("serve", help="a local OpenAI-compatible HTTP API (chat completions, models, retrieval with sources)",
+                        description="Serve the model over an OpenAI-compatible HTTP API: POST /v1/chat/completions (streamed or "
+                        "not; \"edge\": {\"rag\": true, \"k\": 4} in the body answers from the index and returns the sources), "
+                        "GET /v1/models, GET /health. Requests wait in a first-come-first-served queue; one answer is generated "
+                        "at a time. Binds 127.0.0.1 by default; any other address needs an API key.")
+    _gen_flags(sv)
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another address needs --api-key)")
+    sv.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    sv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on /v1/ (default: $EDGE_API_KEY, else none)")
+    sv.add_argument("--max-queue", type=int, default=16, metavar="N", help="requests that may wait for the model; more get 429 (default 16)")
+    sv.add_argument("--cors", metavar="ORIGIN", help="allow browser pages from ORIGIN (e.g. http://localhost:3000) to call the API (default: off)")
+    sv.add_argument("--log-prompts", action="store_true", help="include each request's question in its log line (default: off)")
+    sv.set_defaults(func=cmd_serve)
 
     try:
         from .rag.cli import add_index_parser

@@ -7,6 +7,11 @@
 #   scripts/install-pi.sh --no-apt     skip apt (packages already there)
 #   scripts/install-pi.sh --no-sample  do not index the sample manual (index your own documents
 #                                      later with `edge index add DIR`)
+#   scripts/install-pi.sh --service    also run `edge serve` (the OpenAI-compatible API) as a systemd
+#                                      user service, edge-serve.service, on 127.0.0.1:8080; its flags
+#                                      and key go in ~/.config/edge/serve.env (EDGE_SERVE_ARGS=...,
+#                                      EDGE_API_KEY=...)
+#   scripts/install-pi.sh --print-service  print that unit file and exit (installs nothing)
 #   scripts/install-pi.sh --help
 # Environment: EDGE_PI_BOARD=pi4|pi5 overrides the board detection; EDGE_LLAMA_LIBS=DIR installs
 # llama.cpp libraries built elsewhere with the same flags (scripts/verify-arm64.sh uses it).
@@ -14,15 +19,43 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LLAMA_CPP_PYTHON_VERSION="0.3.36"   # the version verify-arm64.sh and CI were run with
-apt=1 sample=1
+apt=1 sample=1 service=0 print_service=0
 for arg in "$@"; do
   case "$arg" in
     --no-apt) apt=0 ;;
     --no-sample) sample=0 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --service) service=1 ;;
+    --print-service) print_service=1 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-pi.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
+
+# The systemd user unit for `edge serve`. EDGE_SERVE_ARGS ($VAR: split into words; unset: none) and
+# EDGE_API_KEY come from serve.env, so changing them needs no edit of the unit.
+service_unit() {
+  cat <<UNIT
+[Unit]
+Description=edge serve: the local OpenAI-compatible API of edge
+Documentation=file://$(pwd)/README.md
+After=network.target
+
+[Service]
+Type=simple
+WorkingDirectory=$(pwd)
+EnvironmentFile=-%h/.config/edge/serve.env
+ExecStart=$(pwd)/.venv/bin/edge serve \$EDGE_SERVE_ARGS
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=default.target
+UNIT
+}
+if [ "$print_service" = 1 ]; then
+  service_unit
+  exit 0
+fi
 
 os="$(uname -s)"; arch="$(uname -m)"
 if [ "$os" != "Linux" ] || [ "$arch" != "aarch64" ]; then
@@ -122,6 +155,28 @@ say "checking"
 $EDGE doctor
 say "smoke test"
 $EDGE ask "${rag[@]}" "What torque do the battery terminal bolts need?" --max-tokens 48 --verbose
+
+if [ "$service" = 1 ]; then
+  unit_dir="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
+  env_file="$HOME/.config/edge/serve.env"
+  say "systemd user service: $unit_dir/edge-serve.service"
+  mkdir -p "$unit_dir" "$(dirname "$env_file")"
+  service_unit >"$unit_dir/edge-serve.service"
+  if [ ! -f "$env_file" ]; then
+    ( umask 077
+      printf '%s\n' "# Read by edge-serve.service. Flags for \`edge serve\` (see \`edge serve --help\`), e.g." \
+        "# EDGE_SERVE_ARGS=--host 0.0.0.0 --port 8080 --rag" \
+        "# Any address but 127.0.0.1 also needs a key:" \
+        "# EDGE_API_KEY=change-me" >"$env_file" )
+  fi
+  if systemctl --user daemon-reload && systemctl --user enable --now edge-serve.service; then
+    say "edge serve is running: http://127.0.0.1:8080/v1 (systemctl --user status edge-serve; journalctl --user -u edge-serve)"
+    echo "To keep it running when you are logged out: sudo loginctl enable-linger ${USER:-$(id -un)}"
+  else
+    echo "install-pi.sh: could not enable the service through systemctl --user (no user session?); the unit is in $unit_dir" >&2
+    exit 1
+  fi
+fi
 
 echo
 echo "edge is installed. Start the chat with:  $(pwd)/.venv/bin/edge chat"

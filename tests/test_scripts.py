@@ -45,3 +45,31 @@ def test_verify_arm64_help_and_refusals():
     assert p.returncode == 0 and "qemu" in p.stdout
     p = run("scripts/verify-arm64.sh", "--nope")
     assert p.returncode == 2 and "unknown option" in p.stderr
+
+
+def test_install_pi_prints_the_serve_unit_without_installing(tmp_path):
+    """--print-service is the dry run of --service: the systemd user unit for `edge serve`, nothing written."""
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    p = run("scripts/install-pi.sh", "--print-service", env=env)
+    assert p.returncode == 0 and p.stderr == ""
+    unit = p.stdout
+    sections = [line for line in unit.splitlines() if line.startswith("[")]
+    assert sections == ["[Unit]", "[Service]", "[Install]"]
+    keys = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line)
+    assert keys["ExecStart"] == f"{ROOT}/.venv/bin/edge serve $EDGE_SERVE_ARGS"
+    assert keys["WorkingDirectory"] == str(ROOT)
+    assert keys["EnvironmentFile"] == "-%h/.config/edge/serve.env"  # optional: the unit runs without it
+    assert keys["Restart"] == "on-failure" and keys["WantedBy"] == "default.target"
+    assert list(tmp_path.iterdir()) == []  # nothing installed
+    # --help documents both, and the README the service
+    h = run("scripts/install-pi.sh", "--help")
+    assert "--service" in h.stdout and "--print-service" in h.stdout and "EDGE_API_KEY" in h.stdout
+    readme = (ROOT / "README.md").read_text()
+    assert "install-pi.sh --service" in readme and "edge-serve" in readme
+
+
+@pytest.mark.skipif(platform.machine() == "aarch64", reason="this host is aarch64: install-pi.sh would install")
+def test_install_pi_service_is_refused_with_the_rest_on_a_non_arm_host(tmp_path):
+    p = run("scripts/install-pi.sh", "--service", env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "aarch64" in p.stderr
+    assert list(tmp_path.iterdir()) == []
