@@ -206,7 +206,9 @@ def check_answer(answer: str, passages: Sequence[str], *, question: str = "") ->
     if not cited:
         return Check(False, cited, sorted(words), sorted(words - _content_words(pool_text)), reason="cites no passage")
     if not words:
-        return Check(True, cited, reason="nothing checkable beyond the question's own words; the citation is valid")
+        if not re.sub(r"[\W_]+", "", _CITE.sub(" ", answer)):
+            return Check(False, cited, reason="the answer is a citation and nothing else")
+        return Check(None, cited, reason="nothing checkable beyond the question's own words")
     held = _content_words(pool_text)
     missing = sorted(words - held)
     share = 1 - len(missing) / len(words)

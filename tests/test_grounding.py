@@ -90,3 +90,14 @@ def test_span_extraction_kinds():
     assert ("CV-FUS-0200", "ident") in kinds and ("v2.3.1", "ident") in kinds
     assert ("9.0 N·m", "number") in kinds and ("5", "number") in kinds
     assert not any(t == "1" for t, _ in kinds)  # the citation marker is not a number
+
+
+def test_a_bare_citation_is_not_an_answer():
+    c = check("[1]")
+    assert c.grounded is False and "citation" in c.reason
+    assert check("[2].").grounded is False
+
+
+def test_an_answer_made_of_the_questions_words_gets_no_verdict():
+    c = check("Yes, the torque wrench [1].", question="Is a torque wrench needed?")
+    assert c.grounded is None
