@@ -46,6 +46,8 @@ class Settings:
 
     model: str = _help("Model to answer with (a name from `edge models list`).", default="")
     threads: int = _help("CPU threads for llama.cpp; 0 means the number of physical cores.", default=0)
+    thread_policy: str = _help("adaptive: decode with fewer threads while other programs keep cores busy (threads is "
+                               "then the most); fixed: always `threads`.", default="adaptive")
     n_ctx: int = _help("Context window in tokens.", default=2048)
     n_batch: int = _help("Prompt-processing batch size in tokens.", default=512)
     max_tokens: int = _help("Most tokens to generate for one answer.", default=512)
@@ -175,6 +177,8 @@ def load_settings(**overrides) -> Settings:
         if k not in types:
             raise TypeError(f"unknown setting {k}")
         setattr(s, k, _coerce(k, v, types[k]) if k != "home" else Path(v))
+    if s.thread_policy not in ("adaptive", "fixed"):
+        raise UsageError(f"setting 'thread_policy': {s.thread_policy!r} is not adaptive or fixed")
     return s
 
 

@@ -25,7 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import DownloadError, IntegrityError, ModelNotFound, UsageError
-from .progress import Progress
+from .present import Progress
 
 CHUNK = 1 << 20
 

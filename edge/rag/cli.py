@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import _print_json
+from ..present import print_json
 from ..errors import UsageError
 
 
@@ -15,7 +15,7 @@ def _settings(args):
 
 
 def _progress_printer(args, total_hint: str = "indexing"):
-    from ..progress import Progress
+    from ..present import Progress
 
     quiet = getattr(args, "json", False) or getattr(args, "quiet", False)
     bar = Progress(total_hint, None, unit="files", enabled=not quiet)
@@ -23,9 +23,7 @@ def _progress_printer(args, total_hint: str = "indexing"):
 
     def on(o):
         if o.status in ("failed", "skipped") and not quiet:
-            if bar.tty:
-                sys.stderr.write("\r\x1b[K")
-            print(f"{o.status}: {o.path}: {o.reason}", file=sys.stderr)
+            bar.write(f"{o.status}: {o.path}: {o.reason}")
         chunks["n"] += o.chunks
         bar.update(1, postfix=f"{chunks['n']} chunks")
 
@@ -35,7 +33,7 @@ def _progress_printer(args, total_hint: str = "indexing"):
 def _report(args, rep, verb: str) -> int:
     d = rep.to_dict()
     if args.json:
-        _print_json(d)
+        print_json(d)
     else:
         rate = f", {d['embed_tokens_per_s']:.0f} tokens/s embedded" if d["embed_tokens_per_s"] else ""
         print(f"{verb}: {d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
@@ -82,7 +80,7 @@ def cmd_remove(args) -> int:
     idx = open_index(_settings(args), create=False, embedder=False)
     removed = idx.remove(args.path)
     if args.json:
-        _print_json({"removed": removed})
+        print_json({"removed": removed})
     elif removed:
         print(f"removed {len(removed)} document(s)")
     if not removed:
@@ -97,7 +95,7 @@ def cmd_list(args) -> int:
     idx = open_index(_settings(args), create=False, embedder=False)
     docs = idx.documents()
     if args.json:
-        _print_json(docs)
+        print_json(docs)
         return 0
     for d in docs:
         print(f"{d['chunks']:5d} chunks  {d['bytes']:8d} B  {d['path']}")
@@ -110,7 +108,7 @@ def cmd_stats(args) -> int:
 
     st = open_index(_settings(args), create=False, embedder=False).stats()
     if args.json:
-        _print_json(st)
+        print_json(st)
         return 0
     for k, v in st.items():
         print(f"{k:15s} {v}")
@@ -123,7 +121,7 @@ def cmd_search(args) -> int:
     idx = open_index(_settings(args), create=False)
     results, embed_ms, search_ms = idx.search(args.query, k=args.k, mode=args.mode)
     if args.json:
-        _print_json({
+        print_json({
             "query": args.query, "mode": args.mode,
             "results": [{"path": r.path, "heading": r.heading, "lines": [r.line_start, r.line_end], "score": round(r.score, 6), "text": r.text} for r in results],
             "timings": {"embed_ms": round(embed_ms, 3), "search_ms": round(search_ms, 3)},

@@ -59,13 +59,14 @@ class EdgeApp(App):
     ]
 
     def __init__(self, settings: Settings, *, assistant: Assistant | None = None, retriever=None, store: ChatStore | None = None,
-                 conversation: int | None = None, preload: bool = True):
+                 conversation: int | None = None, preload: bool = True, ignore_eos: bool = False):
         super().__init__()
         self.settings = settings
         self.assistant = assistant or Assistant(settings, retriever=retriever)
         self.store = store or open_chats(settings)
         self.conversation = conversation
         self.preload = preload
+        self.ignore_eos = ignore_eos  # benchmarking only (`edge chat --ignore-eos`)
 
     def get_driver_class(self) -> type[Driver]:
         return own_terminal(super().get_driver_class())
@@ -75,7 +76,8 @@ class EdgeApp(App):
         # rather than true colours rounded to the nearest of sixteen.
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
-        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload))
+        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload,
+                                    ignore_eos=self.ignore_eos))
 
     def on_unmount(self) -> None:
         self.assistant.cancel()
@@ -153,8 +155,9 @@ class EdgeApp(App):
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
 
 
-def run_chat(settings: Settings, *, resume: str | None = None) -> int:
-    """Open the chat. `resume`: None for a new conversation, "last", or a conversation id."""
+def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool = False) -> int:
+    """Open the chat. `resume`: None for a new conversation, "last", or a conversation id.
+    `ignore_eos` (benchmarking): every answer is exactly `max_tokens` long."""
     from ..errors import UsageError
     from ..models import ModelStore
 
@@ -176,5 +179,5 @@ def run_chat(settings: Settings, *, resume: str | None = None) -> int:
         from ..rag import open_retriever
 
         retriever = open_retriever(settings)
-    EdgeApp(settings, retriever=retriever, store=store, conversation=conversation).run()
+    EdgeApp(settings, retriever=retriever, store=store, conversation=conversation, ignore_eos=ignore_eos).run()
     return 0
