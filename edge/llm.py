@@ -120,6 +120,8 @@ class Engine:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._n_cpus = os.cpu_count() or self.n_threads
+        self._eog: dict[int, bool] = {}
+        self._pieces: dict[int, bytes] = {}
         self.builder = PromptBuilder(
             template=self.chat_template,
             tokenize=self.tokenize,
@@ -138,9 +140,20 @@ class Engine:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     def is_eog(self, tok: int) -> bool:
-        import llama_cpp
+        eog = self._eog.get(tok)
+        if eog is None:
+            import llama_cpp
 
-        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, tok))
+            eog = self._eog[tok] = bool(llama_cpp.llama_vocab_is_eog(self._vocab, tok))
+        return eog
+
+    def _token_bytes(self, tok: int) -> bytes:
+        """A token's text, remembered: every call into llama.cpp gives up the GIL and must wait
+        to take it back, which a busy UI thread makes slow (see edge/tui/app.py)."""
+        b = self._pieces.get(tok)
+        if b is None:
+            b = self._pieces[tok] = self.llm.detokenize([tok])
+        return b
 
     # -- generation --------------------------------------------------------------------------
     def _adapt_threads(self) -> None:
@@ -230,7 +243,7 @@ class Engine:
                     stop = "eos"
                     break
                 n_out += 1
-                text = decoder.decode(llm.detokenize([tok]))
+                text = decoder.decode(self._token_bytes(tok))
                 if text:
                     yield Event(text=text)
                 if n_out >= max_new:

@@ -196,12 +196,22 @@ def main() -> int:
                  and store.path(a).is_file()]
         models += small[:1]
         if not small:
-            print("bench_tui: the small model (Qwen2.5-Coder-0.5B) is not in the catalog or not pulled: measuring the tiny one only",
+            print("bench_tui: the small model (Qwen2.5-Coder-0.5B) is not in the catalog: looking for its file",
                   file=sys.stderr)
     home = private_home(s.models_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
     env.update(EDGE_HOME=str(home), TERM="xterm-256color", COLORTERM="truecolor",
                PYTHONPATH=str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
+    if not args.model and len(models) == 1:
+        # the small model's file pulled by a newer catalog: added by name to the private home
+        found = sorted(s.models_dir.glob("qwen2.5-coder-0.5b*.gguf"))
+        if found:
+            name = found[0].stem.lower()
+            p = subprocess.run([sys.executable, "-m", "edge", "models", "add", str(found[0]), "--name", name, "--json"],
+                               capture_output=True, text=True, env=env)
+            if p.returncode == 0:
+                models.append(name)
+                print(f"bench_tui: measuring {name} too ({found[0]}, added to the private data directory)", file=sys.stderr)
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     results = {"decode": [], "startup": []}
     try:

@@ -50,6 +50,18 @@ def cpu_n_batch() -> int:
     return int(os.environ.get("EDGE_N_BATCH") or 512)
 
 
+# Fixtures that bring in the real pinned models: a test using any of them is a real-model test
+# (marked `real` here, so `pytest -m real` selects every one, whatever its file says).
+REAL_FIXTURES = {"pulled_models", "real_home", "built_models", "built_home", "real_llm_path", "engine", "embedder",
+                 "sample_index_file", "sample_home"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     """Every test starts with an empty, private EDGE_HOME and no EDGE_* settings leaking in

@@ -49,6 +49,9 @@ def own_terminal(driver_class: type[Driver]) -> type[Driver]:
     return OwnTerminalDriver
 
 
+SWITCH_INTERVAL_S = 0.0001
+
+
 class EdgeApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "edge"
@@ -72,6 +75,11 @@ class EdgeApp(App):
         return own_terminal(super().get_driver_class())
 
     def on_mount(self) -> None:
+        # The decode loop (a worker thread) takes the GIL back after each of its several calls
+        # into llama.cpp per token; while the UI thread draws, each such wait lasted up to the
+        # switch interval (5 ms by default), on a token that takes ~8 ms. 0.1 ms bounds it.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         # A 16-colour terminal (the Linux console, TERM=linux) gets a theme made of its own colours
         # rather than true colours rounded to the nearest of sixteen.
         if self.console.color_system in ("standard", "windows"):
@@ -81,6 +89,7 @@ class EdgeApp(App):
 
     def on_unmount(self) -> None:
         self.assistant.cancel()
+        sys.setswitchinterval(self._switch_interval)
 
     async def action_quit(self) -> None:
         """Quit; an answer being written is stopped first, so it is stored (marked stopped)."""

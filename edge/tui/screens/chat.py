@@ -24,8 +24,12 @@ from ..widgets.message import MessageView
 from ..widgets.prompt import PromptArea
 
 # How often a streamed answer is drawn: tokens arriving within this window are drawn together,
-# so drawing costs the same at 20 or 200 tokens/s and never takes the CPU llama.cpp decodes on.
-FLUSH_S = 0.04
+# so drawing costs the same at 20 or 200 tokens/s. Every draw relays out the screen in Python
+# (tens of ms on a slow core), time taken from llama.cpp's threads and from the decode loop,
+# which needs the GIL between its calls into llama.cpp: drawn every 40 ms, the chat decoded at
+# 0.65 of `edge ask`'s speed in a run here; every 100 ms (10 updates a second, still fluent to
+# read) with the shorter GIL switch interval of edge/tui/app.py, 0.85 (scripts/bench_tui.py).
+FLUSH_S = 0.1
 
 
 class ChatScreen(Screen):
