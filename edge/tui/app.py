@@ -183,10 +183,16 @@ def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool 
         if not str(resume).isdigit():
             raise UsageError(f"--resume takes a conversation id (see `edge chats list`), not {resume!r}")
         conversation = store.get(int(resume)).id
-    retriever = None
     if settings.rag:
-        from ..rag import open_retriever
+        # No index, or an empty one: one clear line before the screen opens. The embedder
+        # (onnxruntime, a few hundred ms) loads in the background once the chat is up.
+        from ..rag import open_index
 
-        retriever = open_retriever(settings)
-    EdgeApp(settings, retriever=retriever, store=store, conversation=conversation, ignore_eos=ignore_eos).run()
+        idx = open_index(settings, create=False, embedder=False)
+        try:
+            if idx.n_chunks() == 0:
+                raise UsageError(f"the index {idx.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
+        finally:
+            idx.close()
+    EdgeApp(settings, store=store, conversation=conversation, ignore_eos=ignore_eos).run()
     return 0

@@ -56,6 +56,7 @@ class ChatScreen(Screen):
         self.model_loading = False
         self._model_lock = threading.Lock()
         self._load_timer = None
+        self._retriever_lock = threading.Lock()
         # the answer being streamed: the worker appends pieces, the UI takes them every FLUSH_S
         self._pieces: list[str] = []
         self._streaming: MessageView | None = None
@@ -86,6 +87,8 @@ class ChatScreen(Screen):
         self.show_model()
         if self.preload:
             self.load_model()
+            if self.rag and self.assistant.retriever is None:
+                self.check_retriever()
 
     # -- status ----------------------------------------------------------------------------------
     def show_model(self) -> None:
@@ -300,7 +303,9 @@ class ChatScreen(Screen):
     def _open_retriever(self) -> None:
         from ...rag import open_retriever
 
-        self.assistant.retriever = open_retriever(self.settings)
+        with self._retriever_lock:  # opened once, by whichever worker needs it first
+            if self.assistant.retriever is None:
+                self.assistant.retriever = open_retriever(self.settings)
 
     # -- actions ---------------------------------------------------------------------------------
     def action_stop(self) -> None:
