@@ -31,7 +31,7 @@ def main() -> int:
 
     from edge.assistant import Assistant
     from edge.config import load_settings
-    from edge.progress import Progress
+    from edge.present import Progress
     from edge.rag.embed import load_embedder
     from edge.rag.store import Index
     from edge.train.evaluate import load_eval, run_eval, summarize

@@ -94,6 +94,7 @@ class Assistant:
         s = self.settings
         self.engine = Engine(
             path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, use_mmap=s.use_mmap, seed=s.seed,
+            adaptive_threads=s.thread_policy == "adaptive",
             checked=True,  # its sha256 matches the pin / the record made when it was checked
         )
         self.artifact = art

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from . import __version__
 from .errors import EdgeError
+from .present import fmt_size, print_json, stats_line
 from .safe import line_safe, terminal_safe
 
 
@@ -32,31 +32,6 @@ def _settings(args, *, problems: list[str] | None = None, **extra):
     return load_settings(problems=problems, **over)
 
 
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False), flush=True)  # out before any teardown can fail
-
-
-def _fmt_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)  # pragma: no cover
-
-
-def stats_line(answer) -> str:
-    """The one-line cost of an answer (CLI --verbose and the TUI share it)."""
-    t = answer.timings
-    parts = [answer.mode, answer.model, f"{t.prompt_tokens} prompt tok"]
-    if t.embed_ms is not None:
-        parts.append(f"retrieval {t.embed_ms + (t.search_ms or 0):.0f} ms")
-    parts += [f"TTFT {t.ttft_ms:.0f} ms", f"prefill {t.prefill_tok_s:.0f} tok/s", f"decode {t.decode_tok_s:.1f} tok/s", f"{t.completion_tokens} tok"]
-    check = getattr(answer, "check", None)
-    if check is not None and check.grounded is not None:
-        parts.append("sources hold it" if check.grounded else "NOT in its sources: " + ", ".join(check.unsupported[:3]))
-    return " · ".join(parts)
-
-
 # -- commands ------------------------------------------------------------------------------
 
 def cmd_ask(args) -> int:
@@ -72,7 +47,7 @@ def cmd_ask(args) -> int:
     a = Assistant(s, retriever=retriever, log=lambda m: print(f"edge: {m}", file=sys.stderr))
     if args.json:
         ans = a.ask(args.question, rag=rag, ignore_eos=args.ignore_eos)
-        _print_json(ans.to_dict())
+        print_json(ans.to_dict())
         return 0
     out = sys.stdout
     try:
@@ -108,7 +83,7 @@ def cmd_chat(args) -> int:
     from .tui.app import run_chat
 
     s = _settings(args)
-    return run_chat(s, resume=args.resume)
+    return run_chat(s, resume=args.resume, ignore_eos=args.ignore_eos)
 
 
 def _chats(args):
@@ -124,7 +99,7 @@ def cmd_chats_list(args) -> int:
     store = _chats(args)
     convs = store.list(limit=args.limit)
     if args.json:
-        _print_json([c.to_dict() for c in convs])
+        print_json([c.to_dict() for c in convs])
         return 0
     if not convs:
         print("no conversations yet: start one with `edge chat`")
@@ -139,7 +114,7 @@ def cmd_chats_show(args) -> int:
     conv = store.get(args.id)
     msgs = store.messages(args.id)
     if args.json:
-        _print_json({**conv.to_dict(), "messages": [m.__dict__ for m in msgs]})
+        print_json({**conv.to_dict(), "messages": [m.__dict__ for m in msgs]})
         return 0
     print(f"# {line_safe(conv.title)}\n")
     for m in msgs:
@@ -173,7 +148,7 @@ def cmd_doctor(args) -> int:
     s = _settings(args, problems=problems)
     rep = doctor.run(s, setting_problems=problems)
     if args.json:
-        _print_json(rep.to_dict())
+        print_json(rep.to_dict())
         return 0 if rep.ok else 1
     cpu = rep.info["cpu"]
     print(f"edge {__version__} on Python {rep.info['python']['version']} ({rep.info['platform']})")
@@ -181,7 +156,7 @@ def cmd_doctor(args) -> int:
           + (f" · {cpu['board']}" if cpu["board"] else ""))
     print(f"     features: {' '.join(cpu['features']) or '(none detected)'}")
     if rep.info.get("ram_bytes"):
-        print(f"RAM: {_fmt_size(rep.info['ram_bytes'])}")
+        print(f"RAM: {fmt_size(rep.info['ram_bytes'])}")
     dd = rep.info.get("device_defaults") or {}
     if dd:
         print(f"defaults for this machine: {dd['threads']} threads"
@@ -210,7 +185,7 @@ def cmd_models_pull(args) -> int:
     store.clean_partials()
     results = store.pull(args.names or None, progress=not args.quiet, log=(lambda m: None) if args.quiet else None)
     if args.json:
-        _print_json([r.__dict__ for r in results])
+        print_json([r.__dict__ for r in results])
     return 0
 
 
@@ -218,12 +193,12 @@ def cmd_models_list(args) -> int:
     store = _store(args)
     sts = store.statuses()
     if args.json:
-        _print_json([s.to_dict() for s in sts])
+        print_json([s.to_dict() for s in sts])
         return 0
     rows = [("NAME", "KIND", "TIER", "SOURCE", "SIZE", "STATUS", "PATH")]
     for s in sts:
         status = "verified" if s.verified else (s.problem or "unverified")
-        rows.append((s.name, s.kind, s.tier or "-", s.source, _fmt_size(s.size or s.expected_size), status, s.path))
+        rows.append((s.name, s.kind, s.tier or "-", s.source, fmt_size(s.size or s.expected_size), status, s.path))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
@@ -237,7 +212,7 @@ def cmd_models_verify(args) -> int:
         a for a in store.artifacts() if not (a.optional and not store.path(a).is_file())]
     sts = [store.status(a, rehash=True, progress=not args.json) for a in arts]
     if args.json:
-        _print_json([s.to_dict() for s in sts])
+        print_json([s.to_dict() for s in sts])
     else:
         for s in sts:
             print(f"{s.name}: " + ("verified" if s.verified else f"NOT OK: {s.problem}"))
@@ -252,10 +227,10 @@ def cmd_models_add(args) -> int:
     store = _store(args)
     art, info = store.add(args.path, args.name, progress=not args.json, force=args.force)
     if args.json:
-        _print_json({"name": art.name, "path": str(store.path(art)), "sha256": art.sha256, "size": art.size,
+        print_json({"name": art.name, "path": str(store.path(art)), "sha256": art.sha256, "size": art.size,
                      "architecture": info.architecture, "tensors": info.n_tensors, "chat_template": info.has_chat_template})
     else:
-        print(f"added {art.name}: {info.architecture}, {info.n_tensors} tensors, {_fmt_size(art.size)}"
+        print(f"added {art.name}: {info.architecture}, {info.n_tensors} tensors, {fmt_size(art.size)}"
               + ("" if info.has_chat_template else " (no chat template in the file: ChatML is used)"))
         print(f"use it with: edge ask --model {art.name} \"...\"")
     return 0
@@ -272,10 +247,10 @@ def cmd_models_build(args) -> int:
     else:
         built = build_models(store, types=tuple(args.types), log=log)
     if args.json:
-        _print_json([{"name": a.name, "path": str(store.path(a)), "sha256": a.sha256, "size": a.size, "role": a.role} for a in built])
+        print_json([{"name": a.name, "path": str(store.path(a)), "sha256": a.sha256, "size": a.size, "role": a.role} for a in built])
     else:
         for a in built:
-            print(f"{a.name}  {_fmt_size(a.size)}  {a.sha256}")
+            print(f"{a.name}  {fmt_size(a.size)}  {a.sha256}")
     return 0
 
 
@@ -297,7 +272,7 @@ def cmd_finetune(args) -> int:
     res = finetune(s, Path(args.data), cfg=cfg, name=args.name, base_name=args.base or "", out=Path(args.out) if args.out else None,
                    quant=args.quant, resume=not args.restart, reader_mix=args.reader_data, log=log)
     if args.json:
-        _print_json({k: v for k, v in res.items() if k != "loss_history"})
+        print_json({k: v for k, v in res.items() if k != "loss_history"})
     else:
         print(f"fine-tuned model {res['name']} is ready: edge ask --model {res['name']} \"...\"")
         print(f"adapter: {res['adapter']}")
@@ -337,7 +312,7 @@ def cmd_bench(args) -> int:
     out = Path(args.out)
     files = write(res, out)
     if args.json:
-        _print_json(res["summary"])
+        print_json(res["summary"])
     else:
         print(f"benchmark done in {res['seconds']:.0f}s; report: {out / 'report.md'}")
         for f in files:
@@ -357,7 +332,7 @@ def cmd_models_choose(args) -> int:
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
     choice = choose(ModelStore(s.home), s, remeasure=args.remeasure, log=log)
     if args.json:
-        _print_json(choice.to_dict() | {"overridden_by_setting": s.model or None})
+        print_json(choice.to_dict() | {"overridden_by_setting": s.model or None})
         return 0
     for c in choice.candidates:
         m = c.measurement
@@ -428,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     _gen_flags(c)
     c.add_argument("--resume", nargs="?", const="last", metavar="ID",
                    help="continue a stored conversation: the last one, or the one with this id (see `edge chats list`)")
+    c.add_argument("--ignore-eos", action="store_true", help="(benchmarking) every answer is exactly --max-tokens tokens")
     c.set_defaults(func=cmd_chat)
 
     ch = sub.add_parser("chats", help="list, show, rename and delete stored conversations",

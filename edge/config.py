@@ -66,6 +66,8 @@ class Settings:
 
     model: str = _help("Model to answer with (a name from `edge models list`).", default="")
     threads: int = _help("CPU threads for llama.cpp; 0 means the number of physical cores.", default=0, lo=0, hi=1024)
+    thread_policy: str = _help("adaptive: decode with fewer threads while other programs keep cores busy (threads is "
+                               "then the most); fixed: always `threads`.", default="adaptive", choices=("adaptive", "fixed"))
     n_ctx: int = _help("Context window in tokens.", default=2048, lo=MIN_CTX, hi=MAX_CTX)
     n_batch: int = _help("Prompt-processing batch size in tokens.", default=512, lo=1, hi=MAX_CTX)
     max_tokens: int = _help("Most tokens to generate for one answer.", default=512, lo=1, hi=MAX_CTX)

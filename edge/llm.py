@@ -49,6 +49,11 @@ class SamplingParams:
     ignore_eos: bool = False  # benchmarking only: decode exactly max_tokens tokens
 
 
+# How often an adaptive engine looks at what else the CPU is doing while it decodes: reading two
+# /proc files costs ~50 µs, and a competitor that starts mid-answer is noticed within this time.
+ADAPT_EVERY_S = 0.25
+
+
 class Engine:
     """A loaded GGUF model."""
 
@@ -63,11 +68,16 @@ class Engine:
         flash_attn: bool = True,
         seed: int = 42,
         lora_path: str | Path | None = None,
+        adaptive_threads: bool = False,
         checked: bool = False,
         verbose: bool = False,
     ):
         """Load `model_path`. Unless `checked` (the caller verified its sha256 against a record
-        made when the file was checked), the file's header and tensor bounds are checked first."""
+        made when the file was checked), the file's header and tensor bounds are checked first.
+
+        `adaptive_threads`: decode with fewer than `n_threads` threads while other processes keep
+        cores busy, and go back up when they stop (see edge/cpuload.py); `n_threads` is then the
+        most it uses."""
         from llama_cpp import Llama
 
         from .config import physical_cores
@@ -77,6 +87,12 @@ class Engine:
         if not checked:
             check_gguf(self.path)  # never hand llama.cpp a file nobody has looked at
         self.n_threads = n_threads if n_threads > 0 else physical_cores()
+        self.threads_now = self.n_threads  # what llama.cpp is set to use at the moment
+        self._load = None
+        if adaptive_threads and self.n_threads > 1:
+            from .cpuload import OtherLoad
+
+            self._load = OtherLoad()
         t0 = time.perf_counter()
         try:
             with _quiet_stderr(not verbose):
@@ -103,6 +119,9 @@ class Engine:
         self._vocab = self.llm._model.vocab
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._n_cpus = os.cpu_count() or self.n_threads
+        self._eog: dict[int, bool] = {}
+        self._pieces: dict[int, bytes] = {}
         self.builder = PromptBuilder(
             template=self.chat_template,
             tokenize=self.tokenize,
@@ -130,11 +149,35 @@ class Engine:
         return split_special(self.llm, self._vocab, text)
 
     def is_eog(self, tok: int) -> bool:
-        import llama_cpp
+        eog = self._eog.get(tok)
+        if eog is None:
+            import llama_cpp
 
-        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, tok))
+            eog = self._eog[tok] = bool(llama_cpp.llama_vocab_is_eog(self._vocab, tok))
+        return eog
+
+    def _token_bytes(self, tok: int) -> bytes:
+        """A token's text, remembered: every call into llama.cpp gives up the GIL and must wait
+        to take it back, which a busy UI thread makes slow (see edge/tui/app.py)."""
+        b = self._pieces.get(tok)
+        if b is None:
+            b = self._pieces[tok] = self.llm.detokenize([tok])
+        return b
 
     # -- generation --------------------------------------------------------------------------
+    def _adapt_threads(self) -> None:
+        """Use as many threads as there are cores other processes leave free (adaptive only)."""
+        if self._load is None:
+            return
+        from .cpuload import threads_for
+
+        n = threads_for(self.n_threads, self._load.sample(), self._n_cpus)
+        if n != self.threads_now:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, n, n)
+            self.threads_now = n
+
     def cancel(self) -> None:
         """Stop the answer being streamed (from any thread); what was streamed is kept."""
         self._cancel.set()
@@ -178,6 +221,8 @@ class Engine:
             cached += 1
         cached = min(cached, n_prompt - 1)
         llm.set_seed(p.seed)
+        self._adapt_threads()
+        next_look = time.perf_counter() + ADAPT_EVERY_S
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         t_first = None
         n_sampled = 0
@@ -196,6 +241,9 @@ class Engine:
                 now = time.perf_counter()
                 if t_first is None:
                     t_first = now
+                if now >= next_look:  # between two llama_decode calls: safe to change threads
+                    self._adapt_threads()
+                    next_look = now + ADAPT_EVERY_S
                 n_sampled += 1
                 if self._cancel.is_set():
                     stop = "cancelled"
@@ -204,7 +252,7 @@ class Engine:
                     stop = "eos"
                     break
                 n_out += 1
-                text = decoder.decode(llm.detokenize([tok]))
+                text = decoder.decode(self._token_bytes(tok))
                 if text:
                     yield Event(text=text)
                 if n_out >= max_new:
@@ -231,6 +279,7 @@ class Engine:
             decode_tok_s=decode_steps / (t_end - t_first) if decode_steps and t_end > t_first else 0.0,
             completion_tokens=n_out,
             total_ms=(t_end - t0) * 1000,
+            threads=self.threads_now,
         )
         yield Event(done=True, stop_reason=stop, timings=timings)
 

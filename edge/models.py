@@ -34,7 +34,7 @@ else:  # pragma: no cover
 
 from .config import private_dir
 from .errors import DiskFull, DownloadError, IntegrityError, ModelNotFound, UsageError
-from .progress import Progress
+from .present import Progress
 
 CHUNK = 1 << 20
 

@@ -18,6 +18,7 @@ class Timings:
     decode_tok_s: float = 0.0  # generated tokens per second after the first
     completion_tokens: int = 0
     total_ms: float = 0.0  # question in -> last token out
+    threads: int = 0  # llama.cpp threads decoding at the end (fewer than set while other work used cores)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -34,11 +34,40 @@ def _shared_models_home() -> Path:
     return default_home()
 
 
+# Settings a run of the suite may fix for every test, as cheap stand-ins for another CPU: greedy
+# output changes with the order of floating-point sums, which the thread count and the batch
+# size change (`EDGE_THREADS=1 scripts/test.sh -m real`, `EDGE_N_BATCH=64 ...`).
+CPU_PROXIES = ("EDGE_THREADS", "EDGE_N_BATCH", "EDGE_THREAD_POLICY")
+
+
+def cpu_threads() -> int:
+    """Threads for tests that make an engine themselves: EDGE_THREADS, else 2."""
+    return int(os.environ.get("EDGE_THREADS") or 2)
+
+
+def cpu_n_batch() -> int:
+    """Batch size for tests that make an engine themselves: EDGE_N_BATCH, else 512."""
+    return int(os.environ.get("EDGE_N_BATCH") or 512)
+
+
+# Fixtures that bring in the real pinned models: a test using any of them is a real-model test
+# (marked `real` here, so `pytest -m real` selects every one, whatever its file says).
+REAL_FIXTURES = {"pulled_models", "real_home", "built_models", "built_home", "real_llm_path", "engine", "embedder",
+                 "sample_index_file", "sample_home"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
-    """Every test starts with an empty, private EDGE_HOME and no EDGE_* settings leaking in."""
+    """Every test starts with an empty, private EDGE_HOME and no EDGE_* settings leaking in
+    (but the CPU_PROXIES, which a run may set on purpose)."""
     for k in list(os.environ):
-        if k.startswith("EDGE_") and k not in ("EDGE_TEST_MODELS",):
+        if k.startswith("EDGE_") and k not in ("EDGE_TEST_MODELS", *CPU_PROXIES):
             monkeypatch.delenv(k, raising=False)
     home = tmp_path / "edge-home"
     monkeypatch.setenv("EDGE_HOME", str(home))
@@ -128,7 +157,7 @@ def engine(real_llm_path):
     """One loaded real model shared by the engine tests (loading is cheap, but not free)."""
     from edge.llm import Engine
 
-    e = Engine(real_llm_path, n_ctx=2048, n_threads=2)
+    e = Engine(real_llm_path, n_ctx=2048, n_threads=cpu_threads(), n_batch=cpu_n_batch())
     yield e
     e.close()
 

@@ -2,6 +2,14 @@ import pytest
 
 from edge.config import load_settings, save_settings
 from edge.errors import UsageError
+from tests.conftest import CPU_PROXIES
+
+
+@pytest.fixture(autouse=True)
+def _no_cpu_proxies(monkeypatch):
+    """These tests check how settings are layered: nothing set outside may take part."""
+    for k in CPU_PROXIES:
+        monkeypatch.delenv(k, raising=False)
 
 
 def test_precedence_defaults_file_env_flags(_isolated_home, monkeypatch):

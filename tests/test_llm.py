@@ -8,6 +8,7 @@ import pytest
 
 from edge.llm import SamplingParams
 from edge.prompt import Turn
+from tests.conftest import cpu_n_batch, cpu_threads
 
 pytestmark = pytest.mark.real
 
@@ -17,11 +18,13 @@ def prompt(engine, q, **kw):
 
 
 def test_stream_yields_text_then_timings(engine):
-    events = list(engine.stream(prompt(engine, "What is the capital of France?"), SamplingParams(max_tokens=48)))
+    events = list(engine.stream(prompt(engine, "Describe the sea in two sentences."), SamplingParams(max_tokens=48, ignore_eos=True)))
     assert all(not e.done for e in events[:-1]) and events[-1].done
-    text = "".join(e.text for e in events[:-1])
-    assert "Paris" in text
+    # streamed: many pieces, not one block at the end (what they say depends on the CPU's kernels)
+    assert len(events) > 10 and "".join(e.text for e in events[:-1]).strip()
+    assert events[-1].stop_reason == "length"
     t = events[-1].timings
+    assert t.completion_tokens == 48 and 1 <= t.threads <= engine.n_threads
     assert t.prompt_tokens > 10 and t.completion_tokens > 0
     for f in ("load_ms", "ttft_ms", "prefill_tok_s", "decode_tok_s", "total_ms"):
         assert getattr(t, f) > 0, f
@@ -61,9 +64,9 @@ def test_greedy_is_deterministic_and_seeded_sampling_repeats(engine):
 
 
 def test_second_turn_reuses_the_kv_cache(engine):
-    first_q = "What is the capital of France?"
+    first_q = "Name a colour."
     c1 = engine.complete(prompt(engine, first_q), SamplingParams(max_tokens=24))
-    p2 = prompt(engine, "And of Italy?", history=[Turn(first_q, c1.text.strip())])
+    p2 = prompt(engine, "And another one?", history=[Turn(first_q, c1.text.strip())])
     c2 = engine.complete(p2, SamplingParams(max_tokens=24))
     assert c2.timings.cached_tokens > 20
     assert c2.timings.prompt_tokens > c2.timings.cached_tokens
@@ -72,7 +75,7 @@ def test_second_turn_reuses_the_kv_cache(engine):
 def test_long_conversation_is_trimmed_not_crashed(real_llm_path):
     from edge.llm import Engine
 
-    small = Engine(real_llm_path, n_ctx=384, n_threads=2, checked=True)
+    small = Engine(real_llm_path, n_ctx=384, n_threads=cpu_threads(), n_batch=cpu_n_batch(), checked=True)
     try:
         history = []
         for i in range(8):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelNotFound, UsageError
-from ..progress import Progress
+from ..present import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("base", "base+rag", "ft", "ft+rag")

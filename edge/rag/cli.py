@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import _print_json
+from ..present import print_json
 from ..errors import UsageError
 from ..safe import line_safe
 
@@ -16,7 +16,7 @@ def _settings(args):
 
 
 def _progress_printer(args, total_hint: str = "indexing"):
-    from ..progress import Progress
+    from ..present import Progress
 
     quiet = getattr(args, "json", False) or getattr(args, "quiet", False)
     bar = Progress(total_hint, None, unit="files", enabled=not quiet)
@@ -24,9 +24,7 @@ def _progress_printer(args, total_hint: str = "indexing"):
 
     def on(o):
         if o.status in ("failed", "skipped") and not quiet:
-            if bar.tty:
-                sys.stderr.write("\r\x1b[K")
-            print(f"{o.status}: {line_safe(o.path)}: {line_safe(o.reason)}", file=sys.stderr)
+            bar.write(f"{o.status}: {line_safe(o.path)}: {line_safe(o.reason)}")
         chunks["n"] += o.chunks
         bar.update(1, postfix=f"{chunks['n']} chunks")
 
@@ -36,7 +34,7 @@ def _progress_printer(args, total_hint: str = "indexing"):
 def _report(args, rep, verb: str) -> int:
     d = rep.to_dict()
     if args.json:
-        _print_json(d)
+        print_json(d)
     else:
         rate = f", {d['embed_tokens_per_s']:.0f} tokens/s embedded" if d["embed_tokens_per_s"] else ""
         print(f"{verb}: {d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
@@ -85,7 +83,7 @@ def cmd_remove(args) -> int:
     idx = open_index(_settings(args), create=False, embedder=False)
     removed = idx.remove(args.path)
     if args.json:
-        _print_json({"removed": removed})
+        print_json({"removed": removed})
     elif removed:
         print(f"removed {len(removed)} document(s)")
     if not removed:
@@ -100,7 +98,7 @@ def cmd_list(args) -> int:
     idx = open_index(_settings(args), create=False, embedder=False, readonly=True)
     docs = idx.documents()
     if args.json:
-        _print_json(docs)
+        print_json(docs)
         return 0
     for d in docs:
         print(f"{d['chunks']:5d} chunks  {d['bytes']:8d} B  {line_safe(d['path'])}")
@@ -113,7 +111,7 @@ def cmd_stats(args) -> int:
 
     st = open_index(_settings(args), create=False, embedder=False, readonly=True).stats()
     if args.json:
-        _print_json(st)
+        print_json(st)
         return 0
     for k, v in st.items():
         print(f"{k:15s} {line_safe(str(v))}")
@@ -130,7 +128,7 @@ def cmd_search(args) -> int:
     idx = open_index(_settings(args), create=False, readonly=True)
     results, embed_ms, search_ms = idx.search(args.query, k=args.k, mode=args.mode)
     if args.json:
-        _print_json({
+        print_json({
             "query": args.query, "mode": args.mode,
             "results": [{"path": r.path, "heading": r.heading, "lines": [r.line_start, r.line_end], "score": round(r.score, 6), "text": r.text} for r in results],
             "timings": {"embed_ms": round(embed_ms, 3), "search_ms": round(search_ms, 3)},

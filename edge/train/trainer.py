@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..progress import Progress
+from ..present import Progress
 
 
 @dataclass

@@ -49,6 +49,9 @@ def own_terminal(driver_class: type[Driver]) -> type[Driver]:
     return OwnTerminalDriver
 
 
+SWITCH_INTERVAL_S = 0.0001
+
+
 class EdgeApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "edge"
@@ -59,26 +62,34 @@ class EdgeApp(App):
     ]
 
     def __init__(self, settings: Settings, *, assistant: Assistant | None = None, retriever=None, store: ChatStore | None = None,
-                 conversation: int | None = None, preload: bool = True):
+                 conversation: int | None = None, preload: bool = True, ignore_eos: bool = False):
         super().__init__()
         self.settings = settings
         self.assistant = assistant or Assistant(settings, retriever=retriever)
         self.store = store or open_chats(settings)
         self.conversation = conversation
         self.preload = preload
+        self.ignore_eos = ignore_eos  # benchmarking only (`edge chat --ignore-eos`)
 
     def get_driver_class(self) -> type[Driver]:
         return own_terminal(super().get_driver_class())
 
     def on_mount(self) -> None:
+        # The decode loop (a worker thread) takes the GIL back after each of its several calls
+        # into llama.cpp per token; while the UI thread draws, each such wait lasted up to the
+        # switch interval (5 ms by default), on a token that takes ~8 ms. 0.1 ms bounds it.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         # A 16-colour terminal (the Linux console, TERM=linux) gets a theme made of its own colours
         # rather than true colours rounded to the nearest of sixteen.
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
-        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload))
+        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload,
+                                    ignore_eos=self.ignore_eos))
 
     def on_unmount(self) -> None:
         self.assistant.cancel()
+        sys.setswitchinterval(self._switch_interval)
 
     async def action_quit(self) -> None:
         """Quit; an answer being written is stopped first, so it is stored (marked stopped)."""
@@ -153,8 +164,9 @@ class EdgeApp(App):
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
 
 
-def run_chat(settings: Settings, *, resume: str | None = None) -> int:
-    """Open the chat. `resume`: None for a new conversation, "last", or a conversation id."""
+def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool = False) -> int:
+    """Open the chat. `resume`: None for a new conversation, "last", or a conversation id.
+    `ignore_eos` (benchmarking): every answer is exactly `max_tokens` long."""
     from ..errors import UsageError
     from ..models import ModelStore
 
@@ -171,10 +183,16 @@ def run_chat(settings: Settings, *, resume: str | None = None) -> int:
         if not str(resume).isdigit():
             raise UsageError(f"--resume takes a conversation id (see `edge chats list`), not {resume!r}")
         conversation = store.get(int(resume)).id
-    retriever = None
     if settings.rag:
-        from ..rag import open_retriever
+        # No index, or an empty one: one clear line before the screen opens. The embedder
+        # (onnxruntime, a few hundred ms) loads in the background once the chat is up.
+        from ..rag import open_index
 
-        retriever = open_retriever(settings)
-    EdgeApp(settings, retriever=retriever, store=store, conversation=conversation).run()
+        idx = open_index(settings, create=False, embedder=False)
+        try:
+            if idx.n_chunks() == 0:
+                raise UsageError(f"the index {idx.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
+        finally:
+            idx.close()
+    EdgeApp(settings, store=store, conversation=conversation, ignore_eos=ignore_eos).run()
     return 0

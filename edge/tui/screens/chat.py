@@ -19,9 +19,18 @@ from textual.widgets import Footer, Header, Label, LoadingIndicator, Static, Swi
 
 from ...chats import Message, history
 from ...errors import EdgeError
+from ...present import stats_line
 from ...safe import line_safe
 from ..widgets.message import MessageView
 from ..widgets.prompt import PromptArea
+
+# How often a streamed answer is drawn: tokens arriving within this window are drawn together,
+# so drawing costs the same at 20 or 200 tokens/s. Every draw relays out the screen in Python
+# (tens of ms on a slow core), time taken from llama.cpp's threads and from the decode loop,
+# which needs the GIL between its calls into llama.cpp: drawn every 40 ms, the chat decoded at
+# 0.65 of `edge ask`'s speed in a run here; every 100 ms (10 updates a second, still fluent to
+# read) with the shorter GIL switch interval of edge/tui/app.py, 0.85 (scripts/bench_tui.py).
+FLUSH_S = 0.1
 
 
 class ChatScreen(Screen):
@@ -35,8 +44,10 @@ class ChatScreen(Screen):
         Binding("ctrl+y", "copy", "Copy answer", show=False, priority=True),  # over the question box's redo
     ]
 
-    def __init__(self, assistant, store, *, rag: bool = False, conversation: int | None = None, preload: bool = True):
+    def __init__(self, assistant, store, *, rag: bool = False, conversation: int | None = None, preload: bool = True,
+                 ignore_eos: bool = False):
         super().__init__()
+        self.ignore_eos = ignore_eos  # benchmarking only: every answer is max_tokens long
         self.assistant = assistant
         self.store = store
         self.rag = rag
@@ -45,6 +56,13 @@ class ChatScreen(Screen):
         self.answering = False
         self.model_loading = False
         self._model_lock = threading.Lock()
+        self._load_timer = None
+        self._retriever_lock = threading.Lock()
+        # the answer being streamed: the worker appends pieces, the UI takes them every FLUSH_S
+        self._pieces: list[str] = []
+        self._streaming: MessageView | None = None
+        self._flush_timer = None
+        self._flush_lock = asyncio.Lock()
 
     @property
     def settings(self):
@@ -70,6 +88,8 @@ class ChatScreen(Screen):
         self.show_model()
         if self.preload:
             self.load_model()
+            if self.rag and self.assistant.retriever is None:
+                self.check_retriever()
 
     # -- status ----------------------------------------------------------------------------------
     def show_model(self) -> None:
@@ -90,21 +110,48 @@ class ChatScreen(Screen):
     def load_model(self, name: str | None = None) -> None:
         app = self.app
         self.model_loading = True
-        app.call_from_thread(self.set_busy, True)
-        app.call_from_thread(self.set_status, f"loading {name or self.assistant.model_name or 'the model'}…")
         try:
+            app.call_from_thread(self._loading, self._model_to_load(name))
             with self._model_lock:
+                t0 = time.monotonic()
                 self.assistant.load(name)
+                took = time.monotonic() - t0
             if name:
                 self.settings.model = name
-            app.call_from_thread(self.set_status, f"ready: {self.assistant.model_name}")
+            app.call_from_thread(self._loaded, f"ready: {self.assistant.model_name} (loaded in {took:.1f} s)")
         except EdgeError as e:
-            app.call_from_thread(self.set_status, f"error: {e}")
+            app.call_from_thread(self._loaded, f"error: {e}")
             app.call_from_thread(self.notify, str(e), title="model", severity="error", markup=False)
         finally:
             self.model_loading = False
-            app.call_from_thread(self.set_busy, False)
             app.call_from_thread(self.show_model)
+
+    def _model_to_load(self, name: str | None) -> str:
+        """The name of the model `assistant.load(name)` loads (the default one when no name)."""
+        art, _ = self.assistant.store.resolve_llm(name or self.settings.model, quant=self.settings.quant)
+        return art.name
+
+    def _loading(self, name: str) -> None:
+        """Show that `name` is loading and for how long, ticking until `_loaded`."""
+        self.set_busy(True)
+        t0 = time.monotonic()
+
+        def tick() -> None:
+            waiting = " · your question is answered when it is ready" if self.answering else ""
+            self.set_status(f"loading {name}… {time.monotonic() - t0:.1f} s{waiting}")
+
+        tick()
+        if self._load_timer is not None:
+            self._load_timer.stop()
+        self._load_timer = self.set_interval(0.1, tick)
+
+    def _loaded(self, status: str) -> None:
+        if self._load_timer is not None:
+            self._load_timer.stop()
+            self._load_timer = None
+        self.set_busy(False)
+        if not self.answering or status.startswith("error"):
+            self.set_status(status)
 
     # -- conversation ----------------------------------------------------------------------------
     async def open_conversation(self, cid: int | None) -> None:
@@ -169,50 +216,77 @@ class ChatScreen(Screen):
         event.area.load_text("")
         self._store_user(question)
         box = self.query_one("#messages", VerticalScroll)
-        await box.mount(MessageView("user", question))
         view = MessageView("assistant", pending=True)
-        await box.mount(view)
+        await box.mount_all([MessageView("user", question), view])
         box.scroll_end(animate=False)
+        box.anchor()  # follows the answer as it grows, with no scrolling call per update
         self.answering = True
-        self.answer(question, view, self.cid, self.rag)
+        if self.model_loading:
+            self.set_status(f"loading {self.assistant.model_name or 'the model'}… · your question is answered when it is ready")
+        self._pieces = []
+        self._streaming = view
+        self._flush_timer = self.set_interval(FLUSH_S, self._flush)
+        self.answer(question, view, self.cid, self.rag, self._pieces)
 
     @work(thread=True, group="answer", exclusive=True)
-    def answer(self, question: str, view: MessageView, cid: int, rag: bool) -> None:
-        from ...cli import stats_line
-
+    def answer(self, question: str, view: MessageView, cid: int, rag: bool, pieces: list[str]) -> None:
+        """Answer in a thread. Tokens go into `pieces` and nothing else happens per token: the
+        decode loop never waits for the UI (`_flush` draws them at a bounded rate)."""
         app = self.app
-        parts: list[str] = []
-        last_push = 0.0
         try:
             # held for the whole answer: a model switch waits for it (and stops it first)
             with self._model_lock:
                 if self.assistant.engine is None:
-                    app.call_from_thread(self.set_status, "loading model…")
-                    self.assistant.load()
-                    app.call_from_thread(self.show_model)
+                    app.call_from_thread(self._loading, self._model_to_load(None))
+                    try:
+                        self.assistant.load()
+                    finally:
+                        app.call_from_thread(self._loaded, "")
+                        app.call_from_thread(self.show_model)
                 if rag and self.assistant.retriever is None:
                     self._open_retriever()
                 app.call_from_thread(self.set_status, "retrieving and reading…" if rag else "reading…")
-                for ev in self.assistant.stream(question, rag=rag):
+                for ev in self.assistant.stream(question, rag=rag, ignore_eos=self.ignore_eos):
                     if ev.done:
                         break
-                    parts.append(ev.text)
-                    now = time.monotonic()
-                    if now - last_push > 0.05:  # batch tokens: at most ~20 UI updates a second
-                        last_push = now
-                        app.call_from_thread(self._show, view, "".join(parts))
+                    pieces.append(ev.text)  # list.append is atomic: no lock, no call into the UI
                 ans = self.assistant.last
             stats = stats_line(ans)
             sources = ans.to_dict()["sources"]  # what is stored is what is shown
-            app.call_from_thread(self._show, view, ans.text)
+            app.call_from_thread(self._end_stream, view, ans.text)
             app.call_from_thread(self._store_answer, cid, ans, stats, sources)
             app.call_from_thread(self._finish, view, stats, stopped=ans.stop_reason == "cancelled", sources=sources)
             app.call_from_thread(self.set_status, "stopped" if ans.stop_reason == "cancelled" else "")
         except EdgeError as e:
+            app.call_from_thread(self._end_stream, view, None)
             app.call_from_thread(self._finish, view, "", error=f"error: {e}")
             app.call_from_thread(self.set_status, "")
         finally:
             self.answering = False
+
+    async def _flush(self) -> None:
+        """Draw the pieces that arrived since the last flush, as one append."""
+        async with self._flush_lock:
+            pieces, view = self._pieces, self._streaming
+            n = len(pieces)
+            if not n or view is None:
+                return
+            text = "".join(pieces[:n])
+            del pieces[:n]  # the worker only appends at the end: the first n are ours
+            if view.is_attached:
+                await view.append(text)
+
+    async def _end_stream(self, view: MessageView, text: str | None) -> None:
+        """The answer is complete: draw what is left and stop the flushing."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        await self._flush()
+        self._streaming = None
+        if view.is_attached:
+            await view.end_stream()
+            if text is not None and view.text != text:  # e.g. a piece held back by the UTF-8 decoder
+                view.set_text(text)
 
     async def stop_answer(self) -> None:
         """Stop the answer in progress and wait until its worker has finished with it."""
@@ -227,16 +301,12 @@ class ChatScreen(Screen):
         if view.is_attached:
             view.finish(stats, **kw)
 
-    def _show(self, view: MessageView, text: str) -> None:
-        if not view.is_attached:
-            return
-        view.set_text(text)
-        self.query_one("#messages", VerticalScroll).scroll_end(animate=False)
-
     def _open_retriever(self) -> None:
         from ...rag import open_retriever
 
-        self.assistant.retriever = open_retriever(self.settings)
+        with self._retriever_lock:  # opened once, by whichever worker needs it first
+            if self.assistant.retriever is None:
+                self.assistant.retriever = open_retriever(self.settings)
 
     # -- actions ---------------------------------------------------------------------------------
     def action_stop(self) -> None:

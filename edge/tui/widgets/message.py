@@ -50,6 +50,7 @@ class MessageView(Vertical):
         self.stopped = stopped
         self.sources: list[dict] = list(sources or [])
         self.error = error
+        self._stream = None  # Textual's MarkdownStream while an answer streams in
 
     def compose(self) -> ComposeResult:
         yield Static("You" if self.role == "user" else "edge", classes="role", markup=False)
@@ -69,12 +70,34 @@ class MessageView(Vertical):
         return "Sources (F4 or click to read):\n" + "\n".join(f"  [{s.get('n', i)}] {source_label(s)}" for i, s in enumerate(self.sources, 1))
 
     def set_text(self, text: str) -> None:
+        """Show `text` as the whole answer (parsed once: a stored answer, or a final correction)."""
         self.text = text
-        if self.pending and text:
+        self._first_text()
+        self.query_one(Markdown).update(text)
+
+    async def append(self, text: str) -> None:
+        """Add a piece of a streamed answer. Only the Markdown from the last block on is parsed
+        again (Textual's Markdown streaming), never the whole answer; pieces that arrive while
+        the last one is still being drawn are drawn together."""
+        if not text:
+            return
+        self.text += text
+        self._first_text()
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.query_one(Markdown))
+        await self._stream.write(text)
+
+    async def end_stream(self) -> None:
+        """Wait until every appended piece is drawn."""
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    def _first_text(self) -> None:
+        if self.pending and self.text:
             self.pending = False
             for ind in self.query(LoadingIndicator):
                 ind.remove()
-        self.query_one(Markdown).update(text)
 
     def finish(self, stats: str, *, stopped: bool = False, error: str = "", sources: list[dict] = ()) -> None:
         self.pending = False
