@@ -16,8 +16,8 @@ def test_passages_are_numbered_and_labelled():
         Passage("Torque is 12 N m.", path="a.md", heading="Install", line_start=3, line_end=9),
         Passage("Fuse 30 A.", path="b.md"),
     ])
-    # the model sees the file's name and the heading trail; people see the lines too (label())
-    assert "[1] (a.md › Install)\nTorque is 12 N m." in p.text
+    # the model sees the section's heading (or the file's name); people see file, lines and heading (label())
+    assert "[1] (Install)\nTorque is 12 N m." in p.text
     assert "[2] (b.md)\nFuse 30 A." in p.text
     assert p.passages[0].label() == "a.md, lines 3-9, Install"
     assert p.text.index("[1]") < p.text.index("Question: What torque?")
