@@ -18,7 +18,8 @@ Retriever = Callable[[str, int], "tuple[list[Passage], float, float]"]
 
 
 def source_dict(p: Passage, n: int) -> dict:
-    return {"n": n, "path": p.path, "heading": p.heading, "lines": [p.line_start, p.line_end], "score": round(p.score, 6), "text": p.text}
+    return {"n": n, "path": p.path, "page": p.page, "heading": p.heading, "lines": [p.line_start, p.line_end],
+            "label": p.label(), "score": round(p.score, 6), "text": p.text}
 
 
 @dataclass

@@ -41,3 +41,7 @@ class IndexError_(EdgeError):
     """The document index cannot be used as asked (embedder mismatch, bad schema)."""
 
     exit_code = 2
+
+
+class DocumentError(EdgeError):
+    """A document cannot be read (corrupt, encrypted, no text layer, not the format it claims)."""

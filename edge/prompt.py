@@ -39,14 +39,27 @@ class Passage:
     line_start: int = 0
     line_end: int = 0
     score: float = 0.0
+    page: int = 0  # 1-based PDF page; 0 = none
 
     def label(self) -> str:
+        """Where a person finds the passage: "manual.pdf, page 12, lines 3-9", "guide.docx,
+        paragraphs 4-7, Setup > Wiring". HTML and Word locations count paragraphs, not lines."""
         where = self.path
+        if self.page:
+            where += f", page {self.page}"
         if self.line_start:
-            where += f", lines {self.line_start}-{self.line_end}"
+            unit = "paragraphs" if self.path.lower().endswith(PARAGRAPH_SUFFIXES) else "lines"
+            if self.line_end == self.line_start:
+                where += f", {unit[:-1]} {self.line_start}"
+            else:
+                where += f", {unit} {self.line_start}-{self.line_end}"
         if self.heading:
             where += f", {self.heading}"
         return where
+
+
+# Formats whose locations count paragraphs (blocks), as edge/rag/loaders.py numbers them.
+PARAGRAPH_SUFFIXES = (".html", ".htm", ".xhtml", ".docx")
 
 
 @dataclass

@@ -22,11 +22,12 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .. import db
-from ..errors import EdgeError, IndexError_
-from .chunk import Chunk, chunk_lines, kind_of, title_of
+from ..errors import DocumentError, EdgeError, IndexError_
+from .chunk import Chunk, kind_of
 from .embed import Embedder
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_BYTES = 10 * 1024 * 1024  # text and HTML
+MAX_PACKED_BYTES = 200 * 1024 * 1024  # PDF and Word files, whose text is a small part of their bytes
 # all-MiniLM-L6-v2 was trained on inputs of at most 128 tokens; longer chunks embed worse.
 CHUNK_TOKENS = 128
 CHUNK_OVERLAP = 32
@@ -61,7 +62,12 @@ def _m1(conn) -> None:
     conn.execute("CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row)")
 
 
-MIGRATIONS = [_m1]
+def _m2(conn) -> None:
+    # PDF page of a chunk (0: the format has no pages). Loaders for PDF, HTML and Word came with it.
+    conn.execute("ALTER TABLE chunks ADD COLUMN page INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS = [_m1, _m2]
 
 
 @dataclass
@@ -75,6 +81,8 @@ class SearchResult:
     score: float
     vector_rank: int | None = None
     keyword_rank: int | None = None
+    page: int = 0
+    title: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -208,10 +216,10 @@ class Index:
 
     def chunk(self, chunk_id: int) -> SearchResult | None:
         row = self.conn.execute(
-            "SELECT c.id, d.path, c.heading, c.line_start, c.line_end, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+            "SELECT c.id, d.path, c.heading, c.line_start, c.line_end, c.text, c.page, d.title FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
             (chunk_id,),
         ).fetchone()
-        return SearchResult(*row, score=0.0) if row else None
+        return SearchResult(*row[:6], score=0.0, page=row[6], title=row[7]) if row else None
 
     # -- search ----------------------------------------------------------------------------
     def _need_embedder(self) -> Embedder:
@@ -365,30 +373,32 @@ class Index:
 
     def _prepare(self, path: Path):
         kind = kind_of(path)
+        limit = MAX_PACKED_BYTES if kind in ("pdf", "docx") else MAX_FILE_BYTES
         try:
             st = path.stat()
-            if st.st_size > MAX_FILE_BYTES:
-                return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB)")
+            if st.st_size > limit:
+                return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)")
             data = path.read_bytes()
+        except FileNotFoundError:
+            return FileOutcome(str(path), "failed", "vanished while being read")
         except PermissionError:
             return FileOutcome(str(path), "failed", "permission denied")
         except OSError as e:
             return FileOutcome(str(path), "failed", e.strerror or str(e))
-        if b"\x00" in data[:8192]:
-            return FileOutcome(str(path), "failed", "binary file (NUL bytes), not text")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            return FileOutcome(str(path), "failed", f"not valid UTF-8 (byte {e.start})")
         sha = hashlib.sha256(data).hexdigest()
         row = self.conn.execute("SELECT sha256 FROM documents WHERE path = ?", (str(path),)).fetchone()
         if row and row[0] == sha:
             return FileOutcome(str(path), "unchanged")
-        if not text.strip():
+        if not data.strip():
             return FileOutcome(str(path), "skipped", "empty file")
-        lines = text.lstrip("\ufeff").splitlines()
-        chunks = chunk_lines(lines, kind, self.embedder.count_tokens, max_tokens=min(CHUNK_TOKENS, self.embedder.max_tokens), overlap_tokens=CHUNK_OVERLAP)
-        info = {"sha256": sha, "mtime": st.st_mtime, "size": st.st_size, "title": title_of(lines, kind, path.stem), "kind": kind}
+        from .loaders import load
+
+        try:
+            doc = load(path, data, kind)
+        except DocumentError as e:
+            return FileOutcome(str(path), "failed", str(e))
+        chunks = doc.chunks(self.embedder.count_tokens, max_tokens=min(CHUNK_TOKENS, self.embedder.max_tokens), overlap_tokens=CHUNK_OVERLAP)
+        info = {"sha256": sha, "mtime": st.st_mtime, "size": st.st_size, "title": doc.title, "kind": kind}
         return info, chunks
 
     def _write_document(self, path: Path, info: dict, chunks: list[Chunk], vecs: np.ndarray) -> str:
@@ -412,12 +422,13 @@ class Index:
             for seq, (ch, v) in enumerate(zip(chunks, vecs)):
                 blob = vec_blob(v)
                 cid = c.execute(
-                    "INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text, embedding) VALUES (?,?,?,?,?,?,?,?)",
-                    (doc_id, seq, ch.heading, ch.line_start, ch.line_end, ch.n_tokens, ch.text, blob),
+                    "INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text, embedding, page) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (doc_id, seq, ch.heading, ch.line_start, ch.line_end, ch.n_tokens, ch.text, blob, ch.page),
                 ).lastrowid
                 c.execute("INSERT INTO chunks_vec(rowid, embedding) VALUES (?, ?)", (cid, blob))
                 c.execute("INSERT INTO chunks_bin(rowid, embedding) VALUES (?, vec_quantize_binary(?))", (cid, blob))
-                c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, ?, ?)", (cid, ch.heading, ch.text))
+                # the keyword index sees the title with the heading trail (the chunk's text stays its own words)
+                c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, ?, ?)", (cid, ch.context(), ch.text))
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -491,7 +502,7 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
         if p.is_file():
             rp = p.resolve()
             if kind_of(rp) is None and kind_of(p) is None:
-                yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst and .txt")
+                yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html and .docx")
             elif str(rp) not in seen_files:
                 seen_files.add(str(rp))
                 yield rp, None

@@ -11,10 +11,11 @@ from textual.widgets import LoadingIndicator, Markdown, Static
 
 
 def source_label(s: dict) -> str:
-    """`path › heading, lines a-b` for a stored source (see assistant.source_dict)."""
+    """`path › heading, [page n, ]lines a-b` for a stored source (see assistant.source_dict)."""
     a, b = (s.get("lines") or [0, 0])[:2]
     head = f" › {s['heading']}" if s.get("heading") else ""
-    return f"{s.get('path', '?')}{head}, lines {a}-{b}"
+    page = f", page {s['page']}" if s.get("page") else ""
+    return f"{s.get('path', '?')}{head}{page}, lines {a}-{b}"
 
 
 class MessageView(Vertical):
