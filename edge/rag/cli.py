@@ -174,4 +174,7 @@ def add_index_parser(sub) -> None:
     q.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid", help="search method (default hybrid)")
     common(q)
     q.set_defaults(func=cmd_search)
+    from .watch import add_watch_parser
+
+    add_watch_parser(isub, common)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
