@@ -26,7 +26,7 @@ def _lat(xs):
 def synthetic_index(idx, base_vecs: np.ndarray, texts: list[str], n: int, seed: int = 0) -> None:
     """Fill `idx` with `n` chunks: mixtures of real chunk embeddings plus noise (so the vectors are
     clustered like real ones, not uniform), and real chunk texts with a serial number."""
-    from ..rag.store import vec_blob
+    from ..rag.layout import insert_chunk
 
     rng = np.random.default_rng(seed)
     c = idx.conn
@@ -38,12 +38,7 @@ def synthetic_index(idx, base_vecs: np.ndarray, texts: list[str], n: int, seed: 
         v = base_vecs[a] + 0.5 * rng.random() * base_vecs[b] + rng.normal(0, 0.04, base_vecs.shape[1])
         v = (v / np.linalg.norm(v)).astype(np.float32)
         text = f"{texts[a]} (copy {i})"
-        blob = vec_blob(v)
-        cid = c.execute("INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text, embedding) VALUES (?,?,?,?,?,?,?,?)",
-                        (doc, i, "", 1, 1, 0, text, blob)).lastrowid
-        c.execute("INSERT INTO chunks_vec(rowid, embedding) VALUES (?, ?)", (cid, blob))
-        c.execute("INSERT INTO chunks_bin(rowid, embedding) VALUES (?, vec_quantize_binary(?))", (cid, blob))
-        c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, '', ?)", (cid, text))
+        insert_chunk(c, doc, i, title="", heading="", line_start=1, line_end=1, n_tokens=0, text=text, page=0, vec=v)
     c.execute("COMMIT")
 
 
@@ -75,8 +70,10 @@ def run(settings, *, n_synthetic: int = 100_000, log=print) -> dict:
         out["sample"].update(embed_ms=_lat(e_ms), search_ms=_lat(s_ms), embed_plus_search_ms=_lat(tot))
         log(f"sample: p50 embed+search {statistics.median(tot):.2f} ms")
         qvecs = emb.embed(questions)
-        base_rows = idx.conn.execute("SELECT c.text, v.embedding FROM chunks c JOIN chunks_vec v ON v.rowid = c.id").fetchall()
-        base_vecs = np.stack([np.frombuffer(r[1], dtype="<f4") for r in base_rows])
+        from ..rag.layout import from_q8
+
+        base_rows = idx.conn.execute("SELECT text, embedding FROM chunks").fetchall()
+        base_vecs = from_q8([r[1] for r in base_rows], emb.dim)
         texts = [r[0] for r in base_rows]
         idx.close()
 

@@ -5,8 +5,9 @@ search misses exact strings such as part numbers, error codes and option flags. 
 is written in one transaction, after its chunks were embedded outside it, so readers (the TUI)
 never wait long and a killed `edge index add` leaves every committed document intact.
 
-Vectors: an exact float32 `vec0` table (cosine), plus a 1-bit `vec0` table used, for large
-indexes, to shortlist candidates by Hamming distance that are then re-ranked exactly.
+Vectors: an exact int8 `vec0` table (cosine), plus a 1-bit `vec0` table used, for large
+indexes, to shortlist candidates by Hamming distance that are then re-ranked. The on-disk
+layout (int8 vectors, a contentless FTS5 table: about 1.8 KB per chunk) is in layout.py.
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ from .. import db
 from ..errors import DocumentError, EdgeError, IndexError_
 from .chunk import Chunk, kind_of
 from .embed import Embedder
+from .rank import Fusion, fuse
+from .layout import create_vector_tables, delete_chunks, from_q8, insert_chunk, migrate_v1_to_v2, q8
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # text and HTML
 MAX_PACKED_BYTES = 200 * 1024 * 1024  # PDF and Word files, whose text is a small part of their bytes
 # all-MiniLM-L6-v2 was trained on inputs of at most 128 tokens; longer chunks embed worse.
 CHUNK_TOKENS = 128
 CHUNK_OVERLAP = 32
-RRF_K = 60
 CANDIDATES = 50
-EXACT_LIMIT = 20_000  # up to this many chunks, vector search scans every float vector
+EXACT_LIMIT = 20_000  # up to this many chunks, vector search scans every vector
+# Up to this many chunks, a process that searches more than once (the chat, the API server, the
+# benchmark) keeps the vectors in memory as one float32 matrix (384 dims: 1.5 KB a chunk, 15 MB
+# at 10k): a scan of 6k chunks takes ~0.1 ms there against ~4 ms through vec0.
+MATRIX_LIMIT = 10_000
 
 STOPWORDS = set(
     "a an and are as at be by can do does for from how i in is it its of on or should the to what when where which "
@@ -62,12 +68,7 @@ def _m1(conn) -> None:
     conn.execute("CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row)")
 
 
-def _m2(conn) -> None:
-    # PDF page of a chunk (0: the format has no pages). Loaders for PDF, HTML and Word came with it.
-    conn.execute("ALTER TABLE chunks ADD COLUMN page INTEGER NOT NULL DEFAULT 0")
-
-
-MIGRATIONS = [_m1, _m2]
+MIGRATIONS = [_m1, migrate_v1_to_v2]
 
 
 @dataclass
@@ -144,6 +145,10 @@ def fts_query(text: str, drop: set[str] | frozenset = frozenset()) -> str:
             terms.append(f'"{w}"')
         else:
             terms.append('"' + " ".join(parts) + '"')
+            if re.search(r"[._]", tok):
+                # a dotted or snake_case name (pickle.HIGHEST_PROTOCOL, re.search) is also matched by
+                # its parts: the text says HIGHEST_PROTOCOL under pickle, search() under re
+                terms.extend(f'"{w}"' for w in parts if len(w) > 1 and w not in STOPWORDS and w not in drop)
     return " OR ".join(dict.fromkeys(terms))
 
 
@@ -155,9 +160,13 @@ class Index:
         if not create and not self.path.exists():
             raise IndexError_(f"no document index at {self.path}: run `edge index add PATH` (or `edge index add --sample`)")
         self.embedder = embedder
+        self._mat, self._mat_version = None, -1  # see _matrix()
         self.conn = db.connect(self.path)
         try:
+            before = self.conn.execute("PRAGMA user_version").fetchone()[0]
             db.migrate(self.conn, MIGRATIONS, name=f"index {self.path}")
+            if 0 < before < len(MIGRATIONS):
+                self.conn.execute("VACUUM")  # give back what the old layout took
         except EdgeError:
             self.conn.close()
             raise
@@ -177,8 +186,7 @@ class Index:
                 row = self.conn.execute("SELECT value FROM meta WHERE key='embedder'").fetchone()
                 if row is None:
                     self.conn.execute("INSERT INTO meta VALUES ('embedder', ?), ('dim', ?), ('created', ?)", (emb.id, str(emb.dim), str(time.time())))
-                    self.conn.execute(f"CREATE VIRTUAL TABLE chunks_vec USING vec0(embedding float[{emb.dim}] distance_metric=cosine)")
-                    self.conn.execute(f"CREATE VIRTUAL TABLE chunks_bin USING vec0(embedding bit[{emb.dim}])")
+                    create_vector_tables(self.conn, emb.dim)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -229,6 +237,13 @@ class Index:
             self._bind_embedder(self.embedder)
         return self.embedder
 
+    def doc_ids(self, chunk_ids) -> dict[int, int]:
+        """chunk id -> document id."""
+        ids = list(chunk_ids)
+        if not ids:
+            return {}
+        return dict(self.conn.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
+
     def n_chunks(self) -> int:
         return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
@@ -240,9 +255,17 @@ class Index:
             total = self.n_chunks() if total is None else total
             exact = total <= EXACT_LIMIT
         blob = vec_blob(qvec)
+        if exact and (total if total is not None else self.n_chunks()) <= MATRIX_LIMIT:
+            ids, mat = self._matrix()
+            if not len(ids):
+                return []
+            sim = mat @ np.asarray(qvec, dtype=np.float32)
+            top = np.argpartition(-sim, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
+            top = top[np.argsort(-sim[top])]
+            return [(int(ids[i]), float(1.0 - sim[i])) for i in top]
         if exact:
             return self.conn.execute(
-                "SELECT rowid, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ? ORDER BY distance", (blob, n)
+                "SELECT rowid, distance FROM chunks_vec WHERE embedding MATCH vec_int8(?) AND k = ? ORDER BY distance", (q8(qvec), n)
             ).fetchall()
         # shortlist by Hamming distance on sign bits, then re-rank the shortlist exactly
         short = self.conn.execute(
@@ -256,10 +279,20 @@ class Index:
         rows = self.conn.execute(
             f"SELECT id, embedding FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids
         ).fetchall()
-        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        mat = from_q8([r[1] for r in rows], len(qvec))
         dist = 1.0 - mat @ np.asarray(qvec, dtype=np.float32)
         order = np.argsort(dist)[:n]
         return [(rows[i][0], float(dist[i])) for i in order]
+
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, unit float32 vectors), cached until this or another connection writes."""
+        ver = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._mat is None or self._mat_version != ver:
+            rows = self.conn.execute("SELECT id, embedding FROM chunks").fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            mat = from_q8([r[1] for r in rows], int(self.meta["dim"])) if rows else np.zeros((0, int(self.meta["dim"])), np.float32)
+            self._mat, self._mat_version = (ids, mat), ver
+        return self._mat
 
     def keyword_search(self, query: str, n: int, *, total: int | None = None) -> list[tuple[int, float]]:
         total = self.n_chunks() if total is None else total
@@ -281,8 +314,9 @@ class Index:
         ).fetchall()
         return {t for t, d in rows if d > 0.02 * total}
 
-    def search(self, query: str, *, k: int = 5, mode: str = "hybrid") -> tuple[list[SearchResult], float, float]:
-        """Top `k` chunks for `query`; returns (results, embed_ms, search_ms)."""
+    def search(self, query: str, *, k: int = 5, mode: str = "hybrid", fusion: Fusion | None = None) -> tuple[list[SearchResult], float, float]:
+        """Top `k` chunks for `query`; returns (results, embed_ms, search_ms). Hybrid results are
+        fused and kept diverse across documents as rank.py says."""
         if mode not in ("hybrid", "vector", "keyword"):
             raise EdgeError(f"unknown search mode {mode!r}")
         embed_ms = 0.0
@@ -297,19 +331,14 @@ class Index:
         if mode != "keyword":
             vec = self.vector_search(qvec, CANDIDATES if mode == "hybrid" else k, total=total)
         kw = self.keyword_search(query, CANDIDATES if mode == "hybrid" else k, total=total) if mode != "vector" else []
-        scores: dict[int, float] = {}
         vrank = {cid: r for r, (cid, _) in enumerate(vec, 1)}
         krank = {cid: r for r, (cid, _) in enumerate(kw, 1)}
         if mode == "hybrid":
-            for cid, r in vrank.items():
-                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + r)
-            for cid, r in krank.items():
-                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + r)
+            top = fuse(vec, kw, k, self.doc_ids(set(vrank) | set(krank)), fusion or Fusion())
         elif mode == "vector":
-            scores = {cid: 1.0 - d for cid, d in vec}
+            top = [(cid, 1.0 - d) for cid, d in vec][:k]
         else:
-            scores = {cid: -s for cid, s in kw}
-        top = sorted(scores.items(), key=lambda x: -x[1])[:k]
+            top = [(cid, -s) for cid, s in kw][:k]
         results = []
         for cid, score in top:
             r = self.chunk(cid)
@@ -403,6 +432,7 @@ class Index:
 
     def _write_document(self, path: Path, info: dict, chunks: list[Chunk], vecs: np.ndarray) -> str:
         c = self.conn
+        self._mat = None  # PRAGMA data_version does not change for this connection's own writes
         c.execute("BEGIN IMMEDIATE")
         try:
             row = c.execute("SELECT id FROM documents WHERE path = ?", (str(path),)).fetchone()
@@ -420,15 +450,8 @@ class Index:
                 )
                 doc_id, status = cur.lastrowid, "added"
             for seq, (ch, v) in enumerate(zip(chunks, vecs)):
-                blob = vec_blob(v)
-                cid = c.execute(
-                    "INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text, embedding, page) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (doc_id, seq, ch.heading, ch.line_start, ch.line_end, ch.n_tokens, ch.text, blob, ch.page),
-                ).lastrowid
-                c.execute("INSERT INTO chunks_vec(rowid, embedding) VALUES (?, ?)", (cid, blob))
-                c.execute("INSERT INTO chunks_bin(rowid, embedding) VALUES (?, vec_quantize_binary(?))", (cid, blob))
-                # the keyword index sees the title with the heading trail (the chunk's text stays its own words)
-                c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, ?, ?)", (cid, ch.context(), ch.text))
+                insert_chunk(c, doc_id, seq, title=info["title"], heading=ch.heading, line_start=ch.line_start, line_end=ch.line_end,
+                             n_tokens=ch.n_tokens, text=ch.text, page=ch.page, vec=v)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -436,15 +459,8 @@ class Index:
         return status
 
     def _delete_chunks(self, doc_id: int) -> None:
-        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for table in ("chunks_vec", "chunks_bin", "chunks_fts"):
-                if table != "chunks_fts" and "embedder" not in self.meta:
-                    continue
-                self.conn.execute(f"DELETE FROM {table} WHERE rowid IN ({marks})", part)
-        self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self._mat = None
+        delete_chunks(self.conn, doc_id, with_vectors="embedder" in self.meta)
 
     def remove(self, path: str | Path) -> list[str]:
         """Remove a document, or every document under a folder; returns the paths removed."""
