@@ -42,7 +42,9 @@ def synthetic_index(idx, base_vecs: np.ndarray, texts: list[str], n: int, seed: 
     c.execute("COMMIT")
 
 
-def run(settings, *, n_synthetic: int = 100_000, log=print) -> dict:
+def run(settings, *, n_synthetic: int = 100_000, also: tuple[int, ...] = (6_000,), log=print) -> dict:
+    """The sample manual, then synthetic indexes of `n_synthetic` chunks (the main figures) and of
+    each size in `also` (hybrid embed + search latency and bytes per chunk only)."""
     from ..rag.embed import load_embedder
     from ..rag.store import Index
 
@@ -76,6 +78,20 @@ def run(settings, *, n_synthetic: int = 100_000, log=print) -> dict:
         base_vecs = from_q8([r[1] for r in base_rows], emb.dim)
         texts = [r[0] for r in base_rows]
         idx.close()
+
+        out["sizes"] = []
+        for n in also:
+            small = Index(Path(tmp) / f"s{n}.db", emb)
+            synthetic_index(small, base_vecs, texts, n)
+            small.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            small.search(questions[0], k=4)  # warm-up
+            tot = []
+            for q in questions:
+                _, e, s_ = small.search(q, k=4)
+                tot.append(e + s_)
+            out["sizes"].append({"chunks": n, "bytes_per_chunk": small.stats()["bytes_per_chunk"], "hybrid_embed_plus_search_ms": _lat(tot)})
+            log(f"{n} chunks: hybrid embed+search p50 {statistics.median(tot):.1f} ms")
+            small.close()
 
         big = Index(Path(tmp) / "big.db", emb)
         log(f"building a synthetic index of {n_synthetic} chunks ...")
@@ -125,5 +141,9 @@ def markdown(r: dict) -> str:
         f"| {y['chunks']} chunks: recall@5 of shortlist vs exact | {y['recall_at_5_vs_exact']} |",
         f"| {y['chunks']} chunks: hybrid embed + search, p50 / p95 | {y['hybrid_embed_plus_search_ms']['p50']} / {y['hybrid_embed_plus_search_ms']['p95']} ms |",
         f"| {y['chunks']} chunks: bytes per chunk | {y['bytes_per_chunk']} |",
-        "", f"Queries: the {r['questions']} fact questions of build/knowledge-questions.json, one warm-up first.",
+        *[f"| {z['chunks']} chunks: hybrid embed + search (k=4), p50 / p95 | {z['hybrid_embed_plus_search_ms']['p50']} / "
+          f"{z['hybrid_embed_plus_search_ms']['p95']} ms |" for z in r.get("sizes", [])],
+        *[f"| {z['chunks']} chunks: bytes per chunk | {z['bytes_per_chunk']} |" for z in r.get("sizes", [])],
+        "", f"Queries: the {r['questions']} fact questions of build/knowledge-questions.json, one warm-up first. Synthetic "
+        "indexes: real chunk texts and mixtures of real chunk vectors (edge/bench/retrieval.py).",
     ]) + "\n"

@@ -37,7 +37,7 @@ CHUNK_OVERLAP = 32
 CANDIDATES = 50
 EXACT_LIMIT = 20_000  # up to this many chunks, vector search scans every vector
 # Up to this many chunks, a process that searches more than once (the chat, the API server, the
-# benchmark) keeps the vectors in memory as one float32 matrix (384 dims: 1.5 KB a chunk, 15 MB
+# benchmark) keeps the vectors in memory from its second search on as one float32 matrix (384 dims: 1.5 KB a chunk, 15 MB
 # at 10k): a scan of 6k chunks takes ~0.1 ms there against ~4 ms through vec0.
 MATRIX_LIMIT = 10_000
 
@@ -160,7 +160,7 @@ class Index:
         if not create and not self.path.exists():
             raise IndexError_(f"no document index at {self.path}: run `edge index add PATH` (or `edge index add --sample`)")
         self.embedder = embedder
-        self._mat, self._mat_version = None, -1  # see _matrix()
+        self._mat, self._mat_version, self._searched = None, -1, False  # see _matrix()
         self.conn = db.connect(self.path)
         try:
             before = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -255,7 +255,8 @@ class Index:
             total = self.n_chunks() if total is None else total
             exact = total <= EXACT_LIMIT
         blob = vec_blob(qvec)
-        if exact and (total if total is not None else self.n_chunks()) <= MATRIX_LIMIT:
+        # the matrix from the second search on: a one-shot command is faster with vec0 alone
+        if exact and self._searched and (total if total is not None else self.n_chunks()) <= MATRIX_LIMIT:
             ids, mat = self._matrix()
             if not len(ids):
                 return []
@@ -264,6 +265,7 @@ class Index:
             top = top[np.argsort(-sim[top])]
             return [(int(ids[i]), float(1.0 - sim[i])) for i in top]
         if exact:
+            self._searched = True
             return self.conn.execute(
                 "SELECT rowid, distance FROM chunks_vec WHERE embedding MATCH vec_int8(?) AND k = ? ORDER BY distance", (q8(qvec), n)
             ).fetchall()
