@@ -6,11 +6,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from .config import Settings
+from .config import CHAT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
 from .errors import IntegrityError, UsageError
+from .grounding import Check, check_answer
 from .llm import Engine, Event, SamplingParams
 from .models import Artifact, ModelStore
-from .prompt import Passage, Turn
+from .prompt import Passage, Turn, focus
 from .timings import Timings
 
 # A retriever returns the passages for a question and the milliseconds spent embedding and searching.
@@ -18,8 +19,14 @@ Retriever = Callable[[str, int], "tuple[list[Passage], float, float]"]
 
 
 def source_dict(p: Passage, n: int) -> dict:
-    return {"n": n, "path": p.path, "page": p.page, "heading": p.heading, "lines": [p.line_start, p.line_end],
-            "label": p.label(), "score": round(p.score, 6), "text": p.text}
+    """A source as `--json`, the chat store and the bench keep it: the whole chunk, and the excerpt
+    of it the model was shown (with its own lines) when the passage was focused."""
+    d = {"n": n, "path": p.path, "page": p.page, "heading": p.heading, "lines": [p.line_start, p.line_end],
+         "label": p.label(), "score": round(p.score, 6), "text": p.text}
+    if p.excerpt:
+        d["excerpt"] = p.excerpt
+        d["excerpt_lines"] = [p.excerpt_start, p.excerpt_end]
+    return d
 
 
 @dataclass
@@ -31,6 +38,11 @@ class Answer:
     stop_reason: str
     timings: Timings
     sources: list[Passage] = field(default_factory=list)
+    check: Check | None = None  # the answer check (retrieval only): do the cited passages hold it?
+
+    @property
+    def grounded(self) -> bool | None:
+        return self.check.grounded if self.check else None
 
     def to_dict(self) -> dict:
         return {
@@ -38,6 +50,9 @@ class Answer:
             "model": self.model,
             "mode": self.mode,
             "stop_reason": self.stop_reason,
+            "grounded": self.grounded,
+            "unsupported": self.check.unsupported if self.check else [],
+            "check": self.check.to_dict() if self.check else None,
             "sources": [source_dict(p, i) for i, p in enumerate(self.sources, 1)],
             "timings": self.timings.to_dict(),
         }
@@ -46,8 +61,10 @@ class Answer:
 class Assistant:
     """Owns the loaded model, the optional retriever and one conversation's history."""
 
-    def __init__(self, settings: Settings, *, store: ModelStore | None = None, retriever: Retriever | None = None):
+    def __init__(self, settings: Settings, *, store: ModelStore | None = None, retriever: Retriever | None = None,
+                 log: Callable[[str], None] | None = None):
         self.settings = settings
+        self.log = log  # where the one-time device measurement says what it does (None: silent)
         self.store = store or ModelStore(settings.home)
         self.retriever = retriever
         self.history: list[Turn] = []
@@ -59,6 +76,11 @@ class Assistant:
     def load(self, model: str | None = None) -> Engine:
         """Load (or switch to) a model; a no-op when it is already loaded."""
         name = model if model is not None else self.settings.model
+        if not name:
+            from .chooser import choose
+
+            # the largest size this device answers with in time (measured once, then cached)
+            name = choose(self.store, self.settings, log=self.log).model
         art, path = self.store.resolve_llm(name, quant=self.settings.quant)
         if self.engine is not None and self.artifact is not None and self.artifact.name == art.name:
             return self.engine
@@ -85,6 +107,15 @@ class Assistant:
         base = "ft" if self.artifact is not None and self.artifact.role == "ft" else "base"
         return base + ("+rag" if rag else "")
 
+    def system_prompt(self, rag: bool) -> str:
+        """The user's system prompt if set; a fine-tuned model's own (the one it was trained with);
+        else the short default for the mode."""
+        if self.settings.system_prompt:
+            return self.settings.system_prompt
+        if self.artifact is not None and self.artifact.role == "ft":
+            return DEFAULT_SYSTEM_PROMPT
+        return READER_SYSTEM_PROMPT if rag else CHAT_SYSTEM_PROMPT
+
     def sampling(self, **over) -> SamplingParams:
         s = self.settings
         params = dict(
@@ -110,10 +141,12 @@ class Assistant:
             if self.retriever is None:
                 raise UsageError("retrieval is not set up: index documents with `edge index add PATH` first")
             passages, embed_ms, search_ms = self.retriever(question, self.settings.top_k_chunks)
+            if self.settings.passage_words > 0:
+                passages = focus(question, passages, words=self.settings.passage_words)
         params = self.sampling(ignore_eos=ignore_eos)
         budget = engine.n_ctx - min(params.max_tokens, engine.n_ctx // 2)
         built = engine.builder.build(
-            question, budget=budget, system=self.settings.system_prompt, history=self.history, passages=passages
+            question, budget=budget, system=self.system_prompt(rag), history=self.history, passages=passages
         )
         if built.dropped_turns:
             # forget them for good, so the next turn's prefix matches the KV cache
@@ -124,7 +157,8 @@ class Assistant:
                 t = ev.timings
                 t.embed_ms, t.search_ms = embed_ms, search_ms
                 text = "".join(parts)
-                self.last = Answer(question, text, self.model_name, self.mode(rag), ev.stop_reason or "eos", t, built.passages)
+                check = check_answer(text, [p.shown for p in built.passages], question=question) if rag else None
+                self.last = Answer(question, text, self.model_name, self.mode(rag), ev.stop_reason or "eos", t, built.passages, check)
                 # History keeps the plain question: passages are per-turn and would crowd the window.
                 self.history.append(Turn(question, text.strip()))
             else:

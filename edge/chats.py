@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .db import connect, migrate
+from .db import Kind, open_store
 from .errors import UsageError
 from .prompt import Turn
 
@@ -46,6 +46,13 @@ def _v1(conn) -> None:
 
 
 MIGRATIONS = [_v1]
+
+CHATS_KIND = Kind(
+    name="conversation store", tables=("conversations", "messages"), migrations=MIGRATIONS,
+    app_id=0x65646763,  # "edgc"
+    rebuild="move it aside (`mv {path} {path}.damaged`): edge starts a new one, and the old file can still be "
+            "read with the sqlite3 command's .recover",
+)
 
 
 @dataclass
@@ -86,8 +93,11 @@ def title_from(text: str) -> str:
 class ChatStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.conn = connect(self.path, vec=False)
-        migrate(self.conn, MIGRATIONS, name=f"conversation store {self.path}")
+        from .config import private_dir
+
+        # conversations are private: the data directory is 0700 and the file 0600
+        private_dir(self.path.parent, tighten_existing=True)
+        self.conn = open_store(self.path, CHATS_KIND, vec=False)
 
     def close(self) -> None:
         self.conn.close()
@@ -105,10 +115,13 @@ class ChatStore:
                "FROM conversations c")
 
     def list(self, limit: int = 0) -> list[Conversation]:
-        sql = self._SELECT + " ORDER BY c.updated DESC, c.id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        limit = min(int(limit), 2**62) if limit and limit > 0 else 0  # 0 or less: all of them
+        sql = self._SELECT + " ORDER BY c.updated DESC, c.id DESC" + (f" LIMIT {limit}" if limit else "")
         return [self._row(r) for r in self.conn.execute(sql)]
 
     def get(self, cid: int) -> Conversation:
+        if not -(2**63) <= int(cid) < 2**63:  # SQLite's integers are 64-bit: no such row can exist
+            raise UsageError(f"no conversation {cid}: see `edge chats list`")
         r = self.conn.execute(self._SELECT + " WHERE c.id = ?", (int(cid),)).fetchone()
         if r is None:
             raise UsageError(f"no conversation {cid}: see `edge chats list`")

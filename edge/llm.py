@@ -106,6 +106,7 @@ class Engine:
         self.builder = PromptBuilder(
             template=self.chat_template,
             tokenize=self.tokenize,
+            split_special=self.split_special,
             bos_token=self._piece(self.llm.token_bos()),
             eos_token=self._piece(self.llm.token_eos()),
         )
@@ -116,9 +117,17 @@ class Engine:
         return self.llm.detokenize([tok], special=True).decode("utf-8", errors="replace")
 
     # -- tokenizer ---------------------------------------------------------------------------
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens of a rendered prompt: special tokens parsed, BOS added only if the model wants it."""
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+    def tokenize(self, text: str, *, special: bool = True, bos: bool = True) -> list[int]:
+        """Tokens of `text`. `special`: strings such as `<|im_start|>` become their special
+        tokens (the chat template's own text only: `PromptBuilder` tokenizes message content
+        with special=False, so a document cannot open a turn). `bos`: BOS first, if the model
+        wants one."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
+
+    def split_special(self, text: str) -> list | None:
+        """`text` (a chat template's own output) cut at its special tokens: plain strings and
+        token ids, in order; None if a special token's text cannot be found in it."""
+        return split_special(self.llm, self._vocab, text)
 
     def is_eog(self, tok: int) -> bool:
         import llama_cpp
@@ -242,6 +251,28 @@ class Engine:
             with _quiet_stderr(not getattr(llm, "verbose", False)):
                 llm.close()
             self.llm = None
+
+
+def split_special(llm, vocab, text: str) -> list | None:
+    """`text` cut where llama.cpp parses special tokens (control and unknown tokens such as
+    `<|im_start|>`): a list of plain strings and token ids, or None if a special token's text is
+    not found where expected. Shared by the engine and the training tokenizer."""
+    import llama_cpp
+
+    specials = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
+    out: list = []
+    pos = 0
+    for tok in llm.tokenize(text.encode("utf-8"), add_bos=False, special=True) if text else []:
+        if not llama_cpp.llama_vocab_get_attr(vocab, tok) & specials:
+            continue
+        piece = llm.detokenize([tok], special=True).decode("utf-8", errors="replace")
+        at = text.find(piece, pos) if piece else -1
+        if at < 0:
+            return None
+        out += [text[pos:at], tok]
+        pos = at + len(piece)
+    out.append(text[pos:])
+    return out
 
 
 class _quiet_stderr:

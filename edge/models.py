@@ -3,18 +3,26 @@
 The catalog (`models/catalog.toml`) pins every downloadable artifact by package, version,
 member path, size and sha256. Files live in `$EDGE_HOME/models/`. A file is moved into place
 only after its hash matched, so an interrupted or corrupt download never replaces a good copy.
+
+A model too large for one PyPI wheel comes as several carrier wheels whose members are raw byte
+chunks of the file (`parts` in the catalog): each wheel and each chunk is pinned as well as the
+assembled file, chunks are kept under `models/.downloads/<name>/` until the model is in place,
+so an interrupted pull resumes part by part.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,13 +32,30 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .errors import DownloadError, IntegrityError, ModelNotFound, UsageError
+from .config import private_dir
+from .errors import DiskFull, DownloadError, IntegrityError, ModelNotFound, UsageError
 from .progress import Progress
 
 CHUNK = 1 << 20
 
 
 # --- the catalog ---------------------------------------------------------------------------
+
+TIERS = ("tiny", "small", "large")
+OPTIONAL_TIERS = ("large",)  # pulled only when asked for by name (or tier)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One carrier wheel of a model split into raw byte chunks, concatenated in catalog order."""
+
+    package: str
+    version: str
+    member: str  # the chunk's path inside the wheel
+    wheel_sha256: str  # of the .whl file as PyPI serves it
+    sha256: str  # of the chunk
+    size: int  # of the chunk
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -50,6 +75,14 @@ class Artifact:
     license: str = ""
     origin: str = ""  # for local models: where it was added from
     role: str = ""  # "ft" for a fine-tuned model, "base" for a base model (llm only)
+    tier: str = ""  # tiny | small | large: the size class of a language model (and of an adapter's base)
+    parts: tuple[Part, ...] = ()  # a multi-wheel source; then package/version/member are unused
+
+    @property
+    def optional(self) -> bool:
+        """A catalog download pulled only on request (`edge models pull large`), never by a bare
+        `edge models pull`; its absence is not a fault. (A model built from it is not optional.)"""
+        return self.source == "pypi" and self.tier in OPTIONAL_TIERS
 
 
 def catalog_path() -> Path:
@@ -67,8 +100,19 @@ def load_catalog(path: Path | None = None) -> list[Artifact]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"model catalog not found at {path}") from None
+    return [_artifact(a, path) for a in data.get("artifact", [])]
+
+
+def _artifact(d: dict, where: Path | str) -> Artifact:
     known = set(Artifact.__dataclass_fields__)
-    return [Artifact(**{k: v for k, v in a.items() if k in known}) for a in data.get("artifact", [])]
+    d = {k: v for k, v in d.items() if k in known}
+    if d.get("tier", "") not in ("", *TIERS):
+        raise UsageError(f"{where}: {d.get('name')}: tier must be one of {', '.join(TIERS)}")
+    try:
+        d["parts"] = tuple(Part(**p) for p in d.get("parts", ()))
+        return Artifact(**d)
+    except TypeError as e:  # a missing or unknown key
+        raise UsageError(f"{where}: artifact {d.get('name', '?')} is malformed: {e}") from None
 
 
 # --- GGUF checks ---------------------------------------------------------------------------
@@ -193,6 +237,8 @@ class ModelStatus:
     expected_size: int
     description: str = ""
     problem: str = ""
+    tier: str = ""
+    optional: bool = False  # a catalog model pulled only on request: its absence is not a fault
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -229,7 +275,7 @@ class ModelStore:
             raise IntegrityError(f"{self._local_path} is corrupt: fix or delete it") from None
 
     def _save_local(self, data: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # the data directory, if new, 0700
         tmp = self._local_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self._local_path)
@@ -237,7 +283,7 @@ class ModelStore:
     def register(self, art: Artifact) -> None:
         """Record a model file that is already in place under `self.dir` (added or built)."""
         data = self._local()
-        data[art.name] = {k: v for k, v in asdict(art).items() if v not in ("", None)}
+        data[art.name] = {k: v for k, v in asdict(art).items() if v not in ("", None, ())}
         self._save_local(data)
 
     def unregister(self, name: str) -> None:
@@ -248,10 +294,9 @@ class ModelStore:
     def artifacts(self) -> list[Artifact]:
         arts = list(self._catalog)
         names = {a.name for a in arts}
-        known = set(Artifact.__dataclass_fields__)
         for name, d in sorted(self._local().items()):
             if name not in names:
-                arts.append(Artifact(**{k: v for k, v in d.items() if k in known}))
+                arts.append(_artifact(d, self._local_path))
         return arts
 
     def get(self, name: str) -> Artifact:
@@ -281,16 +326,19 @@ class ModelStore:
         st = path.stat()
         data = self._stamps()
         data[path.name] = {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # the data directory, if new, 0700
         tmp = self._stamp_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         os.replace(tmp, self._stamp_path)
 
     def status(self, art: Artifact, *, rehash: bool = False, progress: bool = False) -> ModelStatus:
         p = self.path(art)
-        st = ModelStatus(art.name, art.kind, art.source, str(p), p.is_file(), False, 0, art.size, art.description)
+        st = ModelStatus(art.name, art.kind, art.source, str(p), p.is_file(), False, 0, art.size, art.description,
+                         tier=art.tier, optional=art.optional)
         if not st.present:
-            st.problem = "not downloaded" if art.source == "pypi" else "file missing"
+            st.problem = "file missing"
+            if art.source == "pypi":
+                st.problem = f"not downloaded (optional: edge models pull {art.tier})" if art.optional else "not downloaded"
             return st
         fst = p.stat()
         st.size = fst.st_size
@@ -322,11 +370,11 @@ class ModelStore:
         return [self.status(a, rehash=rehash, progress=progress) for a in self.artifacts()]
 
     # -- resolve the model to answer with ---------------------------------------------------
-    def base_llm(self) -> Artifact:
-        """The catalog's (pulled) base language model."""
-        base = [a for a in self.artifacts() if a.kind == "llm" and a.source == "pypi"]
+    def base_llm(self, tier: str = "") -> Artifact:
+        """The catalog's base language model of size `tier` (default: the catalog's first, the tiny one)."""
+        base = [a for a in self.artifacts() if a.kind == "llm" and a.source == "pypi" and (not tier or a.tier == tier)]
         if not base:
-            raise ModelNotFound("the catalog has no language model")
+            raise ModelNotFound(f"the catalog has no {tier + ' ' if tier else ''}language model")
         return base[0]
 
     def default_llm(self, quant: str = "") -> Artifact:
@@ -366,10 +414,28 @@ class ModelStore:
         return p
 
     # -- pull ------------------------------------------------------------------------------
+    def pull_targets(self, names: list[str] | None = None) -> list[Artifact]:
+        """What `pull(names)` fetches. No names: every catalog download except the optional sizes
+        (`large`). A name is a model's name or a size: `tiny`, `small`, `large` mean the catalog's
+        language model of that tier."""
+        if not names:
+            return [a for a in self._catalog if a.source == "pypi" and not a.optional]
+        out: list[Artifact] = []
+        for n in names:
+            known = {a.name for a in self.artifacts()}
+            if n not in known and n in TIERS:
+                arts = [a for a in self._catalog if a.kind == "llm" and a.source == "pypi" and a.tier == n]
+                if not arts:
+                    raise ModelNotFound(f"the catalog has no {n} language model")
+            else:
+                arts = [self.get(n)]
+            out += [a for a in arts if a not in out]
+        return out
+
     def pull(self, names: list[str] | None = None, *, progress: bool = True, log=None) -> list[PullResult]:
         """Download what is missing or damaged; a second run downloads nothing."""
         log = log or (lambda msg: print(msg, file=sys.stderr))
-        arts = [self.get(n) for n in names] if names else [a for a in self._catalog if a.source == "pypi"]
+        arts = self.pull_targets(names)
         results = []
         for art in arts:
             if art.source != "pypi":
@@ -388,27 +454,18 @@ class ModelStore:
         return results
 
     def _pull_one(self, art: Artifact, *, progress: bool, log) -> PullResult:
-        import time
-
+        if art.parts:
+            return self._pull_parts(art, progress=progress, log=log)
         t0 = time.perf_counter()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)  # the data directory, if new, 0700
         dl = self.dir / ".downloads"
         dl.mkdir(exist_ok=True)
         spec = f"{art.package}=={art.version}"
-        wheel = self._find_wheel(dl, art)
+        wheel = self._find_wheel(dl, art.package, art.version)
         if wheel is None:
             log(f"{art.name}: downloading {spec} from PyPI ({art.size / 1e6:.1f} MB model inside)")
-            cmd = [
-                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--disable-pip-version-check", "--no-input", "--progress-bar", "on" if progress and sys.stderr.isatty() else "off",
-                "-d", str(dl), spec,
-            ]
-            proc = subprocess.run(cmd, stdout=sys.stderr if progress else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip() and "WARNING" not in ln]
-                last = lines[-1] if lines else f"pip exited {proc.returncode}"
-                raise DownloadError(f"could not download {spec} (is PyPI reachable?): {last}")
-            wheel = self._find_wheel(dl, art)
+            self._pip_download(spec, dl, progress=progress, what=spec)
+            wheel = self._find_wheel(dl, art.package, art.version)
             if wheel is None:
                 raise DownloadError(f"pip reported success but no wheel for {spec} is in {dl}")
         try:
@@ -422,11 +479,161 @@ class ModelStore:
         return PullResult(art.name, "downloaded", str(self.path(art)), dt, art.size)
 
     @staticmethod
-    def _find_wheel(d: Path, art: Artifact) -> Path | None:
-        norm = re.sub(r"[-_.]+", "_", art.package).lower()
+    def _pip_download(spec: str, dest: Path, *, progress: bool, what: str, no_cache: bool = False) -> None:
+        """`pip download --no-deps --only-binary=:all:` one wheel into `dest`; DownloadError naming `what`."""
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "--no-input", "--progress-bar", "on" if progress and sys.stderr.isatty() else "off",
+            *(["--no-cache-dir"] if no_cache else []), "-d", str(dest), spec,
+        ]
+        proc = subprocess.run(cmd, stdout=sys.stderr if progress else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            if "No space left on device" in proc.stderr:
+                raise DiskFull(f"no space left on device while downloading {what} into {dest}: free some space and pull again")
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip() and "WARNING" not in ln]
+            last = lines[-1] if lines else f"pip exited {proc.returncode}"
+            raise DownloadError(f"could not download {what} (is PyPI reachable?): {last}")
+
+    # -- a model in several wheels ---------------------------------------------------------
+    def parts_dir(self, art: Artifact) -> Path:
+        """Where a multi-wheel model's verified chunks wait (across interruptions) until assembled."""
+        return self.dir / ".downloads" / art.name
+
+    def _pull_parts(self, art: Artifact, *, progress: bool, log) -> PullResult:
+        """Each part: reuse its kept chunk if it still verifies, else download the wheel, check the
+        wheel's sha256, extract the chunk beside its final name, check it, rename. Then concatenate
+        the chunks into a temp file beside the model, check size and sha256, fsync, rename."""
+        t0 = time.perf_counter()
+        work = self.parts_dir(art)
+        n = len(art.parts)
+        fetched = 0
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+            for p in work.glob(".*.partial"):  # a chunk whose extraction was interrupted
+                p.unlink(missing_ok=True)
+            for i, part in enumerate(art.parts, 1):
+                label = f"{art.name}: part {i}/{n} ({part.package}=={part.version})"
+                chunk = work / f"part{i:02d}.bin"
+                if chunk.is_file():
+                    if chunk.stat().st_size == part.size and sha256_file(chunk) == part.sha256:
+                        log(f"{label}: already downloaded and verified")
+                        continue
+                    log(f"{label}: the kept copy is damaged; downloading it again")
+                    chunk.unlink()
+                self._fetch_part(art, i, part, chunk, label=label, progress=progress, log=log)
+                fetched += 1
+            self._assemble(art, [work / f"part{i:02d}.bin" for i in range(1, n + 1)], progress=progress)
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise DiskFull(f"{art.name}: no space left on device in {self.dir} (the model needs {art.size / 1e6:.0f} MB, "
+                               f"its parts as much again until assembled): free some space and pull again; "
+                               f"parts already verified are kept") from None
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+        dt = time.perf_counter() - t0
+        log(f"{art.name}: installed {self.path(art)} from {n} parts ({fetched} downloaded now, {dt:.1f}s)")
+        return PullResult(art.name, "downloaded", str(self.path(art)), dt, art.size)
+
+    def _fetch_part(self, art: Artifact, i: int, part: Part, chunk: Path, *, label: str, progress: bool, log) -> None:
+        work = chunk.parent
+        spec = f"{part.package}=={part.version}"
+        wheel = self._find_wheel(work, part.package, part.version)
+        if wheel is None:
+            log(f"{label}: downloading ({part.size / 1e6:.1f} MB)")
+            # no pip cache: the kept chunks are the resume cache; pip's would hold the model twice more
+            self._pip_download(spec, work, progress=progress, what=f"part {i}/{len(art.parts)} of {art.name} ({spec})", no_cache=True)
+            wheel = self._find_wheel(work, part.package, part.version)
+            if wheel is None:
+                raise DownloadError(f"{label}: pip reported success but no wheel for {spec} is in {work}")
+        got = sha256_file(wheel)
+        if got != part.wheel_sha256:
+            wheel.unlink(missing_ok=True)  # never reused: the next pull downloads it again
+            raise IntegrityError(f"{label}: {wheel.name} does not match its pinned sha256 (got {got[:12]}..., "
+                                 f"expected {part.wheel_sha256[:12]}...); refused and deleted")
+        fd, tmpname = tempfile.mkstemp(prefix=f".{chunk.name}.", suffix=".partial", dir=work)
+        tmp = Path(tmpname)
+        try:
+            h = hashlib.sha256()
+            size = 0
+            with zipfile.ZipFile(wheel) as zf:
+                try:
+                    src = zf.open(part.member)
+                except KeyError:
+                    raise IntegrityError(f"{label}: {wheel.name} has no member {part.member}") from None
+                with src, os.fdopen(fd, "wb") as out:
+                    fd = -1
+                    while True:
+                        b = src.read(CHUNK)
+                        if not b:
+                            break
+                        out.write(b)
+                        h.update(b)
+                        size += len(b)
+                    out.flush()
+                    os.fsync(out.fileno())
+            if size != part.size or h.hexdigest() != part.sha256:
+                raise IntegrityError(f"{label}: {part.member} does not match its pin ({size} bytes, sha256 "
+                                     f"{h.hexdigest()[:12]}...; expected {part.size}, {part.sha256[:12]}...); refused")
+            os.replace(tmp, chunk)
+            _fsync_dir(work)
+        except (IntegrityError, zipfile.BadZipFile) as e:
+            wheel.unlink(missing_ok=True)
+            if isinstance(e, zipfile.BadZipFile):
+                raise IntegrityError(f"{label}: {wheel.name} is a corrupt wheel ({e}); refused and deleted") from None
+            raise
+        finally:
+            if fd != -1:
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+        wheel.unlink(missing_ok=True)
+        log(f"{label}: verified")
+
+    def _assemble(self, art: Artifact, chunks: list[Path], *, progress: bool) -> None:
+        """Concatenate verified chunks into a temp file beside the target; rename only when it matches."""
+        dest = self.path(art)
+        fd, tmpname = tempfile.mkstemp(prefix=f".{art.filename}.", suffix=".partial", dir=self.dir)
+        tmp = Path(tmpname)
+        try:
+            h = hashlib.sha256()
+            n = 0
+            bar = Progress(f"assembling {art.name}", art.size, unit="B", enabled=progress)
+            with os.fdopen(fd, "wb") as out:
+                fd = -1
+                for c in chunks:
+                    with open(c, "rb") as f:
+                        while True:
+                            b = f.read(CHUNK)
+                            if not b:
+                                break
+                            out.write(b)
+                            h.update(b)
+                            n += len(b)
+                            bar.update(len(b))
+                out.flush()
+                os.fsync(out.fileno())
+            if progress:
+                bar.close(f"assembled {art.name} ({n / 1e6:.1f} MB)")
+            sha = h.hexdigest()
+            if n != art.size or sha != art.sha256:
+                raise IntegrityError(
+                    f"{art.name}: the assembled file does not match the catalog (sha256 {sha[:12]}..., {n} bytes; "
+                    f"expected {art.sha256[:12]}..., {art.size} bytes); refused"
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+            _fsync_dir(self.dir)
+            self._stamp(dest, sha)
+        finally:
+            if fd != -1:
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    def _find_wheel(d: Path, package: str, version: str) -> Path | None:
+        norm = re.sub(r"[-_.]+", "_", package).lower()
         for w in sorted(d.glob("*.whl")):
             parts = w.name.split("-")
-            if len(parts) >= 2 and re.sub(r"[-_.]+", "_", parts[0]).lower() == norm and parts[1] == art.version:
+            if len(parts) >= 2 and re.sub(r"[-_.]+", "_", parts[0]).lower() == norm and parts[1] == version:
                 return w
         return None
 
@@ -493,8 +700,9 @@ class ModelStore:
         return n
 
     # -- add -------------------------------------------------------------------------------
-    def add(self, src: Path, name: str, *, progress: bool = True) -> tuple[Artifact, GGUFInfo]:
-        """Copy a user's GGUF into the store after checking it; the original is never modified."""
+    def add(self, src: Path, name: str, *, progress: bool = True, force: bool = False) -> tuple[Artifact, GGUFInfo]:
+        """Copy a user's GGUF into the store after checking it; the original is never modified.
+        A model (or file) of that name already there is replaced only with `force`."""
         src = Path(src).expanduser()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
             raise UsageError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
@@ -502,10 +710,17 @@ class ModelStore:
             raise UsageError(f"{name!r} is a catalog model's name; choose another")
         if not src.is_file():
             raise UsageError(f"{src}: no such file")
-        info = check_gguf(src)
-        self.dir.mkdir(parents=True, exist_ok=True)
         filename = f"{name}.gguf"
         dest = self.dir / filename
+        if any(a.filename == filename for a in self._catalog):
+            raise UsageError(f"{filename} is a catalog model's file; choose another --name")
+        have = self._local().get(name)
+        if not force and (have is not None or dest.exists() or dest.is_symlink()):
+            what = {"build": "a model built by `edge models build`", "local": "a model you added"}.get(
+                (have or {}).get("source", ""), "a model file")
+            raise UsageError(f"{name!r} is already {what} ({dest}); choose another --name, or pass --force to replace it")
+        info = check_gguf(src)
+        private_dir(self.dir)  # the data directory, if new, 0700
         fd, tmpname = tempfile.mkstemp(prefix=f".{filename}.", suffix=".partial", dir=self.dir)
         tmp = Path(tmpname)
         try:
@@ -547,6 +762,8 @@ class ModelStore:
             raise UsageError(f"{name} ships with edge (in {self.path(art).parent}); it is not removed")
         if art.source == "pypi":
             self.path(art).unlink(missing_ok=True)
+            if art.parts:  # and the chunks of an unfinished pull
+                shutil.rmtree(self.parts_dir(art), ignore_errors=True)
             return
         self.path(art).unlink(missing_ok=True)
         self.unregister(name)

@@ -29,11 +29,14 @@ fi
 echo "==> installing edge and its dependencies (the first time, llama.cpp compiles: several minutes)"
 .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e ".[test]"
 
-echo "==> pulling the pinned models"
+echo "==> pulling the pinned models (tiny and small language models, the embedder: 613 MB the first time; the large model only with \`edge models pull large\`)"
 .venv/bin/edge models pull
 
 echo "==> building the fine-tuned model from the shipped adapter"
 .venv/bin/edge models build
+
+echo "==> measuring the model sizes on this machine, to choose the default (once; cached)"
+.venv/bin/edge models choose || echo "setup.sh: could not measure the models; the smallest size is used until \`edge models choose\` succeeds" >&2
 
 echo "==> indexing the sample manual (build/knowledge/)"
 .venv/bin/edge index add --sample --quiet

@@ -67,9 +67,9 @@ def link_models(pulled: Path, home: Path, *, built: bool = False) -> Path:
     for p in pulled.iterdir():
         if p.is_file() and p.name in wanted:
             (models / p.name).symlink_to(p)
-    stamps = pulled / ".verified.json"
-    if stamps.exists():
-        shutil.copy(stamps, models / ".verified.json")
+    for kept in (".verified.json", ".device.json"):  # hash stamps; the device chooser's measurements
+        if (pulled / kept).exists():
+            shutil.copy(pulled / kept, models / kept)
     if built and (pulled / "local.json").exists():
         data = json.loads((pulled / "local.json").read_text())
         keep = {k: v for k, v in data.items() if v.get("source") == "build" and v.get("filename") in wanted}
@@ -112,6 +112,15 @@ def real_llm_path(pulled_models) -> Path:
 
     store = ModelStore(pulled_models.parent)
     return store.path(store.get("smollm2-135m-instruct-q4_1"))
+
+
+@pytest.fixture(scope="session")
+def real_small_path(pulled_models) -> Path:
+    """The small size's base model (Qwen2.5-Coder-0.5B-Instruct, qwen2), pulled by setup."""
+    from edge.models import ModelStore
+
+    store = ModelStore(pulled_models.parent)
+    return store.path(store.base_llm("small"))
 
 
 @pytest.fixture(scope="session")

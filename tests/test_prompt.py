@@ -16,8 +16,10 @@ def test_passages_are_numbered_and_labelled():
         Passage("Torque is 12 N m.", path="a.md", heading="Install", line_start=3, line_end=9),
         Passage("Fuse 30 A.", path="b.md"),
     ])
-    assert "[1] (a.md, lines 3-9, Install)\nTorque is 12 N m." in p.text
+    # the model sees the file's name and the heading trail; people see the lines too (label())
+    assert "[1] (a.md › Install)\nTorque is 12 N m." in p.text
     assert "[2] (b.md)\nFuse 30 A." in p.text
+    assert p.passages[0].label() == "a.md, lines 3-9, Install"
     assert p.text.index("[1]") < p.text.index("Question: What torque?")
     assert p.messages[0] == {"role": "system", "content": "sys"}
 
@@ -43,7 +45,54 @@ def test_a_question_that_cannot_fit_is_a_clear_error():
 def test_training_messages_use_the_same_format():
     msgs = PromptBuilder.messages("q?", system="s", passages=[Passage("t", path="p")], answer="a [1]")
     assert msgs[-1] == {"role": "assistant", "content": "a [1]"}
-    assert msgs[-2]["content"].startswith("Context:\n\n[1] (p)\nt")
+    assert msgs[-2]["content"].startswith("[1] (p)\nt\n\nQuestion: q?")
+
+
+CHUNK = """# Installation — Battery Modules
+
+Battery modules are installed after the cabinet is anchored, the controller PV input is connected (but the combiner isolator is OFF), and the earth system has been installed. Install modules from bay 1 (top) downward.
+
+## Before you start
+
+- Confirm the controller breaker CV-BRK-0100 is open.
+- Wear Class 0 insulating gloves and a face shield.
+- Have the torque wrench set to 9.0 N·m and the insulated 13 mm socket ready.
+
+| Module address | SW1 | SW2 | SW3 |
+|---|---|---|---|
+| 1 | ON | OFF | OFF |
+| 5 | ON | OFF | ON |
+| 6 | OFF | ON | ON |"""
+
+
+def test_focus_keeps_the_lines_that_bear_on_the_question_with_their_line_numbers():
+    from edge.prompt import focus
+
+    p = Passage(CHUNK, path="/docs/11-batteries.md", heading="Battery Modules", line_start=101, line_end=116)
+    [f] = focus("What torque do the battery terminal bolts need?", [p], words=25)
+    assert "9.0 N·m" in f.excerpt and len(f.excerpt.split()) < len(CHUNK.split()) / 2
+    lines = CHUNK.split("\n")
+    assert lines[f.excerpt_start - 101].strip() in f.excerpt or lines[f.excerpt_end - 101].strip() in f.excerpt
+    assert any("9.0 N·m" in lines[i - 101] for i in range(f.excerpt_start, f.excerpt_end + 1))
+    assert f.text == CHUNK and f.shown == f.excerpt  # the whole chunk is kept for people
+    # a table row comes with its header
+    [t] = focus("Which DIP switches are on for module address 5?", [p], words=25)
+    assert "| 5 | ON | OFF | ON |" in t.excerpt and "| Module address | SW1 | SW2 | SW3 |" in t.excerpt
+    # short passages are left whole; so is everything when the question has no content words
+    short = Passage("Fuse 30 A.", path="b.md")
+    assert focus("What fuse?", [short]) == [short]
+    assert focus("what is it?", [p]) == [p]
+
+
+def test_focused_passages_make_the_prompt_shorter():
+    from edge.prompt import focus
+
+    b = ws_builder()
+    passages = [Passage(CHUNK, path=f"{i}.md", line_start=1, line_end=16) for i in range(4)]
+    q = "What torque do the battery terminal bolts need?"
+    full = b.build(q, budget=100_000, passages=passages)
+    short = b.build(q, budget=100_000, passages=focus(q, passages, words=25))
+    assert short.n_tokens < full.n_tokens / 2 and "9.0 N·m" in short.text
 
 
 @pytest.mark.real
@@ -54,3 +103,35 @@ def test_real_template_and_token_budget(engine):
     assert p.tokens == engine.tokenize(p.text) and len(p.tokens) <= 200
     # special tokens are single tokens, not spelled out
     assert p.tokens[0] == engine.tokenize("<|im_start|>")[0] and len(engine.tokenize("<|im_start|>")) == 1
+
+
+@pytest.mark.real
+def test_a_retrieval_answer_is_focused_checked_and_reuses_the_system_prompt_cache(sample_home):
+    """One process, two questions: the second reuses the system prompt's KV cache; every answer
+    carries its answer check, and each source's excerpt lies within its chunk's lines."""
+    from edge.assistant import Assistant
+    from edge.config import load_settings
+    from edge.rag import open_retriever
+
+    s = load_settings(model="smollm2-135m-instruct-q4_1", max_tokens=24)
+    a = Assistant(s, retriever=open_retriever(s))
+    try:
+        first = a.ask("What torque do the battery terminal bolts need?", rag=True)
+        a.reset()
+        second = a.ask("Which fuse protects the inverter?", rag=True)
+        system_tokens = len(a.engine.tokenize(a.engine.builder.render(
+            [{"role": "system", "content": a.system_prompt(True)}], add_generation_prompt=False)))
+    finally:
+        a.close()
+    for ans in (first, second):
+        d = ans.to_dict()
+        assert d["grounded"] in (True, False) and isinstance(d["unsupported"], list) and d["check"]["reason"]
+        assert d["sources"]
+        for src in d["sources"]:
+            if "excerpt" in src:
+                lo, hi = src["lines"]
+                elo, ehi = src["excerpt_lines"]
+                assert lo <= elo <= ehi <= hi
+                assert all(line.strip() in src["text"] for line in src["excerpt"].split("\n") if line.strip() != "…")
+    assert first.timings.cached_tokens == 0 or first.timings.cached_tokens < first.timings.prompt_tokens
+    assert system_tokens > 10 and second.timings.cached_tokens >= system_tokens - 2

@@ -20,18 +20,40 @@ def _mb(n):
     return "—" if n is None else f"{n / 1e6:.0f} MB"
 
 
-def pick(configs, mode, quant, threads):
+def pick(configs, mode, quant, threads, size=None):
     for c in configs:
-        if c["mode"] == mode and c["quant"] == quant and c["threads"] == threads:
+        if c["mode"] == mode and c["quant"] == quant and c["threads"] == threads and (size is None or c.get("size", "tiny") == size):
             return c
     return None
+
+
+def sizes_table(res: dict) -> list[str]:
+    """Which size and which mode on this device: accuracy against time to first token."""
+    s = res["summary"]
+    t0 = res["config"]["threads"][0]
+    L = ["## Which size, which mode", "", f"Every measured size and mode at {t0} thread(s): accuracy on the held-out items against "
+         "time to first token (p50), and the answer check (the share of retrieval answers whose cited passages hold what they "
+         "assert; of those, how many are right; of the wrong answers, how many it flagged).", "",
+         "| size | model | mode | accuracy | TTFT p50 | prompt tok p50 | decode tok/s | cited passages hold it | check precision | wrong answers flagged |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in s["configs"]:
+        if c["threads"] != t0:
+            continue
+        a, la, ch = c.get("accuracy") or {}, c["latency"], c.get("answer_check") or {}
+        L.append(f"| {c.get('size', 'tiny')} | {c['model']} | {c['mode']} | {_pct(a.get('all'))} | {_f(la['ttft_ms']['p50'])} ms | "
+                 f"{_f(la['prompt_tokens']['p50'])} | {_f(la['decode_tok_s']['p50'], '{:.1f}')} | {_pct(ch.get('grounded'))} | "
+                 f"{_pct(ch.get('precision'))} | {_pct(ch.get('flags_wrong'))} |")
+    return L + [""]
 
 
 def markdown(res: dict) -> str:
     s = res["summary"]
     cfg = res["config"]
     q0, t0 = cfg["quants"][0], cfg["threads"][0]
-    main = {m: pick(s["configs"], m, q0, t0) for m in MODES}
+    # the comparison is made on the smallest size with a fine-tuned build (the others: "Which size")
+    with_ft = [p for p in res.get("plan", []) if p.get("ft")]
+    size0 = with_ft[0]["size"] if with_ft else None
+    main = {m: pick(s["configs"], m, q0, t0, size0) for m in MODES}
     idx = s["index"]
     env = res["environment"]
     L = [f"# edge bench — retrieval, fine-tuning, or both{' (quick run)' if res['quick'] else ''}", ""]
@@ -39,7 +61,8 @@ def markdown(res: dict) -> str:
           f"{env['ram_bytes'] / 2**30:.1f} GiB RAM), {env['platform']}. Every figure below comes from this run "
           f"(`results.json` holds every individual run), made by edge at commit `{env.get('commit') or 'unknown'}`. Main configuration: {q0.upper()}, {t0} thread(s), greedy decoding, "
           f"answers of at most {cfg['max_tokens']} tokens.", ""]
-    L += ["## The comparison", "", "| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
+    L += sizes_table(res)
+    L += ["## The comparison" + (f" ({size0} size)" if size0 else ""), "", "| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
 
     def row(label, fn):
         L.append(f"| {label} | " + " | ".join(fn(main[m], m) for m in MODES) + " |")
@@ -62,11 +85,11 @@ def markdown(res: dict) -> str:
     L += ["", f"Index on disk: {_mb(idx['bytes_on_disk'])} for {idx['documents']} documents.", ""]
 
     L += ["## Latency breakdown (p50, every configuration)", "",
-          "| mode | quant | threads | load ms | embed ms | search ms | prompt tok | TTFT ms | prefill tok/s | decode tok/s | raw decode tok/s at that depth | ratio | total ms | peak RSS |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| size | mode | quant | threads | load ms | embed ms | search ms | prompt tok | TTFT ms | prefill tok/s | decode tok/s | raw decode tok/s at that depth | ratio | total ms | peak RSS |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in s["configs"]:
         la = c["latency"]
-        L.append(f"| {c['mode']} | {c['quant']} | {c['threads']} | {c['load_ms']:.0f} | {_f(la['embed_ms']['p50'], '{:.1f}')} | {_f(la['search_ms']['p50'], '{:.1f}')} | "
+        L.append(f"| {c.get('size', 'tiny')} | {c['mode']} | {c['quant']} | {c['threads']} | {c['load_ms']:.0f} | {_f(la['embed_ms']['p50'], '{:.1f}')} | {_f(la['search_ms']['p50'], '{:.1f}')} | "
                  f"{_f(la['prompt_tokens']['p50'])} | {_f(la['ttft_ms']['p50'])} (p95 {_f(la['ttft_ms']['p95'])}) | {_f(la['prefill_tok_s']['p50'])} | "
                  f"{_f(la['decode_tok_s']['p50'], '{:.1f}')} | {_f(c.get('raw_tg_at_depth'), '{:.1f}')} | {_f(c['decode_vs_raw'], '{:.3f}')} | {_f(la['total_ms']['p50'])} | {_mb(c['peak_rss_bytes'])} |")
     L += ["", "Raw decode: llama.cpp's own rate for the same file and threads, decoding as many tokens as the median answer from a cache "
@@ -76,15 +99,15 @@ def markdown(res: dict) -> str:
     for c in s["configs"]:
         a = c.get("accuracy")
         if a:
-            L.append(f"| {c['mode']} | {c['quant']} | {_pct(a['all'])} (n={a['n']}) | {_pct(a.get('trained_rephrased'))} | {_pct(a.get('changed'))} | "
+            L.append(f"| {c.get('size', 'tiny')} | {c['mode']} | {c['quant']} | {_pct(a['all'])} (n={a['n']}) | {_pct(a.get('trained_rephrased'))} | {_pct(a.get('changed'))} | "
                      f"{_pct(a.get('untrained'))} | {_pct(a.get('unanswerable'))} | {_pct(a.get('citation_valid'))} |")
     L += ["", "## Freshness", "", f"The manual was indexed, then revised in place to `build/knowledge-v2/` ({idx['update_changed_documents']} documents changed) and "
           f"re-indexed in {idx['update_to_v2_seconds']:.2f} s ({idx['update_embedded_tokens']} tokens embedded). The changed-fact questions were then asked in every mode:", "",
-          "| mode | quant | answers the new value | answers the old value | n |", "|---|---|---|---|---|"]
+          "| size | mode | quant | answers the new value | answers the old value | n |", "|---|---|---|---|---|---|"]
     for c in s["configs"]:
         f = c.get("freshness")
         if f:
-            L.append(f"| {c['mode']} | {c['quant']} | {_pct(f['new_value'])} | {_pct(f['old_value'])} | {f['n']} |")
+            L.append(f"| {c.get('size', 'tiny')} | {c['mode']} | {c['quant']} | {_pct(f['new_value'])} | {_pct(f['old_value'])} | {f['n']} |")
     if s.get("retrain_seconds"):
         L += ["", f"Fine-tuning again to learn the revision would cost about {s['retrain_seconds'] / 60:.0f} minutes of training on this machine "
               f"({s['retrain_tokens']:,} tokens at the {s['retrain_tokens_per_s']:.0f} tokens/s measured when the shipped adapter was trained), "
@@ -116,7 +139,7 @@ def charts(res: dict, out: Path) -> list[Path]:
     s = res["summary"]
     t0 = res["config"]["threads"][0]
     cs = [c for c in s["configs"] if c["threads"] == t0]
-    labels = [f"{c['mode']}\n{c['quant']}" for c in cs]
+    labels = [f"{c.get('size', 'tiny')} {c['mode']}\n{c['quant']}" for c in cs]
     embed = [c["latency"]["embed_ms"]["p50"] or 0 for c in cs]
     search = [c["latency"]["search_ms"]["p50"] or 0 for c in cs]
     ttft = [c["latency"]["ttft_ms"]["p50"] or 0 for c in cs]
@@ -142,7 +165,7 @@ def charts(res: dict, out: Path) -> list[Path]:
             continue
         x, y = c["latency"]["ttft_ms"]["p50"], 100 * a["all"]
         ax.scatter([x], [y], s=60)
-        ax.annotate(f"{c['mode']} {c['quant']}", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        ax.annotate(f"{c.get('size', 'tiny')} {c['mode']} {c['quant']}", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xlabel("time to first token, p50 (ms)")
     ax.set_ylabel("accuracy on held-out items (%)")
     ax.set_title("Accuracy against time to first token")

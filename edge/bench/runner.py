@@ -24,7 +24,7 @@ from ..progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("base", "base+rag", "ft", "ft+rag")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every model size, each config names its size; answer-check figures
 TIMING_KEYS = ("embed_ms", "search_ms", "prompt_tokens", "ttft_ms", "prefill_tok_s", "decode_tok_s", "completion_tokens", "total_ms")
 
 
@@ -33,6 +33,7 @@ class BenchConfig:
     quick: bool = False
     threads: list[int] = field(default_factory=list)
     quants: list[str] = field(default_factory=lambda: ["q8_0", "q4_0"])
+    sizes: list[str] = field(default_factory=list)  # [] = every installed size
     max_tokens: int = 64
     latency_n: int = 20
     accuracy_n: int = 0  # 0 = every held-out item
@@ -56,8 +57,55 @@ def pstats(xs: list[float]) -> dict:
     return {"p50": round(statistics.median(xs), 3), "p95": round(p95, 3), "n": len(xs)}
 
 
-def model_names(q: str) -> dict:
-    return {"base": f"smollm2-135m-instruct-base-{q}", "ft": f"edge-ft-{q}"}
+@dataclass
+class Pair:
+    """One model size at one quantization: the base, and its fine-tuned build when there is one."""
+
+    size: str
+    quant: str
+    base: str
+    ft: str | None
+
+    def model(self, role: str) -> str | None:
+        return self.base if role == "base" else self.ft
+
+
+def _quant_of(name: str) -> str:
+    return name.rsplit("-", 1)[-1].lower() if "-" in name else name
+
+
+def plan(store, cfg: "BenchConfig") -> list[Pair]:
+    """The pairs to measure: for each installed size (smallest first), its fine-tuned builds in the
+    asked quantizations with the base re-quantized alike; a size with no fine-tuned build is
+    measured as its base model alone (base and base+rag)."""
+    from ..chooser import TIERS, tier_of
+
+    llms = [a for a in store.artifacts() if a.kind == "llm" and store.path(a).is_file()]
+    by_tier: dict[str, list] = {}
+    for a in llms:
+        by_tier.setdefault(tier_of(store, a), []).append(a)
+    sizes = cfg.sizes or [t for t in TIERS if by_tier.get(t)]
+    pairs: list[Pair] = []
+    for size in sizes:
+        arts = by_tier.get(size, [])
+        if not arts:
+            raise ModelNotFound(f"no {size} model is installed: run `edge models pull` (and `edge models build`)")
+        fts = {_quant_of(a.name): a for a in arts if a.role == "ft" and a.source == "build"}
+        bases = {_quant_of(a.name): a for a in arts if a.role == "base" and a.source == "build"}
+        pulled = [a for a in arts if a.source == "pypi"]
+        if fts:
+            for q in cfg.quants:
+                if q not in fts:
+                    raise ModelNotFound(f"the {size} fine-tuned model in {q} is not built: run `edge models build`")
+                base = bases.get(q) or (pulled[0] if pulled else None)
+                if base is None:
+                    raise ModelNotFound(f"the {size} base model in {q} is not built: run `edge models build`")
+                pairs.append(Pair(size, q, base.name, fts[q].name))
+        elif pulled:
+            pairs.append(Pair(size, _quant_of(pulled[0].name), pulled[0].name, None))
+    if not pairs:
+        raise ModelNotFound("no language model is installed: run `edge models pull`")
+    return pairs
 
 
 def _pick(items: list[dict], per_category: int) -> list[dict]:
@@ -129,12 +177,7 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
 
     store = ModelStore(settings.home)
     threads = cfg.threads or [settings.n_threads]
-    for q in cfg.quants:
-        for n in model_names(q).values():
-            try:
-                store.resolve_llm(n)
-            except ModelNotFound:
-                raise ModelNotFound(f"model {n} is not built: run `edge models build`") from None
+    pairs = plan(store, cfg)
     eval_path = ROOT / "build" / "dataset" / "eval.jsonl"
     if not eval_path.exists():
         raise UsageError(f"{eval_path} is missing: the benchmark's questions ship in the edge clone")
@@ -173,30 +216,34 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
         }
         log(f"index: built in {r1.seconds:.1f}s; revision update ({r2.count('updated')} changed documents) in {update_s:.1f}s")
 
-        jobs = [(q, t, m) for q in cfg.quants for t in threads for m in MODES]
+        res["plan"] = [p.__dict__ for p in pairs]
+        jobs = [(p, t, m) for p in pairs for t in threads for m in MODES if p.model(m.split("+")[0])]
         bar = Progress("benchmark", len(jobs), unit="configs")
         res["runs"] = []
-        for q, t, mode in jobs:
+        for pair, t, mode in jobs:
             role, rag = mode.split("+")[0], mode.endswith("+rag")
-            name = model_names(q)[role]
+            name, q = pair.model(role), pair.quant
             first_t = t == threads[0]
-            job = {"mode": mode, "model": name, "quant": q, "threads": t, "rag": rag, "max_tokens": cfg.max_tokens,
+            job = {"mode": mode, "size": pair.size, "model": name, "quant": q, "threads": t, "rag": rag, "max_tokens": cfg.max_tokens,
                    "index": str(tmp / "index-v1.db"), "fresh_index": str(tmp / "index.db"),
                    "warmup": latency_q[0], "latency": latency_q,
                    "accuracy": accuracy if first_t else [], "freshness": freshness if first_t else []}
             w = _run_worker(job)
             w["model_bytes"] = store.path(store.get(name)).stat().st_size
             res["runs"].append(w)
-            bar.update(1, postfix=f"{mode} {q} t{t}")
+            bar.update(1, postfix=f"{pair.size} {mode} {q} t{t}")
         bar.close()
 
         log("raw llama.cpp baseline ...")
         res["baseline"] = []
-        for q in cfg.quants:
-            for role, name in model_names(q).items():
+        for pair in pairs:
+            for role in ("base", "ft"):
+                name = pair.model(role)
+                if not name:
+                    continue
                 for t in threads:
                     b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
-                    res["baseline"].append({**b.to_dict(), "file": b.model, "model": name, "quant": q, "role": role})
+                    res["baseline"].append({**b.to_dict(), "file": b.model, "model": name, "size": pair.size, "quant": pair.quant, "role": role})
         log("raw llama.cpp decode at each configuration's prompt depth ...")
         for w in res["runs"]:
             # decode slows as the cache deepens, so the assistant's decode rate is compared with raw
@@ -207,8 +254,8 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
             b = raw_llama_bench(store.path(store.get(j["model"])), threads=j["threads"], n_prompt=0, n_gen=n_gen, depth=depth, repetitions=cfg.baseline_reps)
             w["raw_at_depth"] = {"depth": depth, "n_gen": n_gen, "tg_tok_s": b.tg_tok_s, "tg_mean": b.tg_mean}
         log("process start to first token ...")
-        ft = model_names(cfg.quants[0])["ft"]
-        res["startup"] = {"model": ft, "threads": threads[0], "seconds": startup_to_first_token(ft, threads[0], cfg.startup_runs)}
+        first = pairs[0].ft or pairs[0].base
+        res["startup"] = {"model": first, "threads": threads[0], "seconds": startup_to_first_token(first, threads[0], cfg.startup_runs)}
     res["summary"] = summarize(res)
     res["seconds"] = round(time.perf_counter() - t_all, 1)
     return res
@@ -224,7 +271,7 @@ def summarize(res: dict) -> dict:
         lat = {k: pstats([r["timings"][k] for r in w["runs"]]) for k in TIMING_KEYS}
         retr = [((r["timings"]["embed_ms"] or 0) + (r["timings"]["search_ms"] or 0)) / r["timings"]["ttft_ms"] for r in w["runs"] if j["rag"] and r["timings"]["ttft_ms"]]
         b = base.get((j["model"], j["threads"]))
-        c = {"mode": j["mode"], "model": j["model"], "quant": j["quant"], "threads": j["threads"], "load_ms": round(w["load_ms"], 1),
+        c = {"mode": j["mode"], "size": j.get("size", "tiny"), "model": j["model"], "quant": j["quant"], "threads": j["threads"], "load_ms": round(w["load_ms"], 1),
              "latency": lat, "peak_rss_bytes": w["peak_rss_bytes"], "model_bytes": w["model_bytes"],
              "retrieval_share_of_ttft": round(statistics.median(retr), 4) if retr else None,
              "raw_tg_at_depth": round(w["raw_at_depth"]["tg_mean"], 2) if w.get("raw_at_depth") else None,
@@ -237,6 +284,18 @@ def summarize(res: dict) -> dict:
             c["accuracy"] = {"all": round(sum(a["correct"] for a in acc) / len(acc), 4), "n": len(acc),
                              **{k: round(sum(a["correct"] for a in acc if a["category"] == k) / sum(1 for a in acc if a["category"] == k), 4) for k in cats},
                              "citation_valid": round(sum(cv) / len(cv), 4) if cv else None, "citations": len(cv)}
+            gr = [a for a in acc if a.get("grounded") is not None]
+            if gr:
+                marked = [a for a in gr if a["grounded"]]
+                wrong = [a for a in gr if not a["correct"]]
+                c["answer_check"] = {
+                    "n": len(gr),
+                    # the share of answers whose cited passages hold what they assert
+                    "grounded": round(len(marked) / len(gr), 4),
+                    # of those marked grounded, how many are right; of the wrong ones, how many were flagged
+                    "precision": round(sum(a["correct"] for a in marked) / len(marked), 4) if marked else None,
+                    "flags_wrong": round(sum(not a["grounded"] for a in wrong) / len(wrong), 4) if wrong else None,
+                }
         if w["freshness"]:
             fr = w["freshness"]
             c["freshness"] = {"n": len(fr), "new_value": round(sum(f["new"] for f in fr) / len(fr), 4), "old_value": round(sum(f["old"] for f in fr) / len(fr), 4)}

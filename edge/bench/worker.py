@@ -56,7 +56,8 @@ def main() -> int:
         out["accuracy"].append({
             "id": it["id"], "category": it["category"], "correct": correct(ans.text, it),
             "citation_valid": citation_valid(ans.text, it, d["sources"]) if job["rag"] else None,
-            "answer": ans.text, "ttft_ms": ans.timings.ttft_ms,
+            "grounded": ans.grounded, "unsupported": d["unsupported"],
+            "answer": ans.text, "ttft_ms": ans.timings.ttft_ms, "prompt_tokens": ans.timings.prompt_tokens,
         })
     if job.get("fresh_index") and job["freshness"]:
         if job["rag"]:

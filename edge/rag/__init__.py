@@ -10,7 +10,8 @@ def sample_knowledge_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "build" / "knowledge"
 
 
-def open_index(settings, *, create: bool = True, embedder: bool = True):
+def open_index(settings, *, create: bool = True, embedder: bool = True, readonly: bool = False):
+    """The index in `settings`; `readonly` for commands that only read it (never changes the file)."""
     from .store import Index
 
     emb = None
@@ -18,14 +19,14 @@ def open_index(settings, *, create: bool = True, embedder: bool = True):
         from .embed import load_embedder
 
         emb = load_embedder(settings)
-    return Index(settings.index_path, emb, create=create)
+    return Index(settings.index_path, emb, create=create, readonly=readonly)
 
 
 def open_retriever(settings):
     """A retriever for the assistant: question, k -> (passages, embed_ms, search_ms)."""
     from ..prompt import Passage
 
-    index = open_index(settings, create=False)
+    index = open_index(settings, create=False, readonly=True)
     if index.n_chunks() == 0:
         from ..errors import UsageError
 

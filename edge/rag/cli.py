@@ -6,6 +6,7 @@ import sys
 
 from ..cli import _print_json
 from ..errors import UsageError
+from ..safe import line_safe
 
 
 def _settings(args):
@@ -25,7 +26,7 @@ def _progress_printer(args, total_hint: str = "indexing"):
         if o.status in ("failed", "skipped") and not quiet:
             if bar.tty:
                 sys.stderr.write("\r\x1b[K")
-            print(f"{o.status}: {o.path}: {o.reason}", file=sys.stderr)
+            print(f"{o.status}: {line_safe(o.path)}: {line_safe(o.reason)}", file=sys.stderr)
         chunks["n"] += o.chunks
         bar.update(1, postfix=f"{chunks['n']} chunks")
 
@@ -79,6 +80,8 @@ def cmd_sync(args) -> int:
 def cmd_remove(args) -> int:
     from . import open_index
 
+    if not args.path.strip():
+        raise UsageError("name the file or folder to remove (an empty path would match everything under the current folder)")
     idx = open_index(_settings(args), create=False, embedder=False)
     removed = idx.remove(args.path)
     if args.json:
@@ -86,7 +89,7 @@ def cmd_remove(args) -> int:
     elif removed:
         print(f"removed {len(removed)} document(s)")
     if not removed:
-        print(f"edge: {args.path} is not in the index", file=sys.stderr)
+        print(f"edge: {line_safe(args.path)} is not in the index: nothing removed (see `edge index list`)", file=sys.stderr)
         return 1
     return 0
 
@@ -94,13 +97,13 @@ def cmd_remove(args) -> int:
 def cmd_list(args) -> int:
     from . import open_index
 
-    idx = open_index(_settings(args), create=False, embedder=False)
+    idx = open_index(_settings(args), create=False, embedder=False, readonly=True)
     docs = idx.documents()
     if args.json:
         _print_json(docs)
         return 0
     for d in docs:
-        print(f"{d['chunks']:5d} chunks  {d['bytes']:8d} B  {d['path']}")
+        print(f"{d['chunks']:5d} chunks  {d['bytes']:8d} B  {line_safe(d['path'])}")
     print(f"{len(docs)} document(s)", file=sys.stderr)
     return 0
 
@@ -108,19 +111,23 @@ def cmd_list(args) -> int:
 def cmd_stats(args) -> int:
     from . import open_index
 
-    st = open_index(_settings(args), create=False, embedder=False).stats()
+    st = open_index(_settings(args), create=False, embedder=False, readonly=True).stats()
     if args.json:
         _print_json(st)
         return 0
     for k, v in st.items():
-        print(f"{k:15s} {v}")
+        print(f"{k:15s} {line_safe(str(v))}")
     return 0
 
 
 def cmd_search(args) -> int:
     from . import open_index
 
-    idx = open_index(_settings(args), create=False)
+    from ..config import MAX_K
+
+    if not 1 <= args.k <= MAX_K:
+        raise UsageError(f"--k {args.k}: give between 1 and {MAX_K} results")
+    idx = open_index(_settings(args), create=False, readonly=True)
     results, embed_ms, search_ms = idx.search(args.query, k=args.k, mode=args.mode)
     if args.json:
         _print_json({
@@ -131,9 +138,9 @@ def cmd_search(args) -> int:
         return 0
     for i, r in enumerate(results, 1):
         page = f" page {r.page}" if r.page else ""
-        print(f"[{i}] {r.path}{page}:{r.line_start}-{r.line_end}  {r.heading}  (score {r.score:.4f})")
+        print(f"[{i}] {line_safe(r.path)}{page}:{r.line_start}-{r.line_end}  {line_safe(r.heading)}  (score {r.score:.4f})")
         snippet = " ".join(r.text.split())
-        print(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+        print(f"    {line_safe(snippet[:200])}{'…' if len(snippet) > 200 else ''}")
     print(f"embed {embed_ms:.1f} ms, search {search_ms:.1f} ms", file=sys.stderr)
     return 0
 
@@ -170,7 +177,7 @@ def add_index_parser(sub) -> None:
     st.set_defaults(func=cmd_stats)
     q = isub.add_parser("search", help="search the index (hybrid: vectors + keywords)", description="Search the index: vector and keyword results fused by reciprocal rank.")
     q.add_argument("query")
-    q.add_argument("--k", type=int, default=5, help="results to show (default 5)")
+    q.add_argument("--k", type=int, default=5, help="results to show, 1 to 100 (default 5)")
     q.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid", help="search method (default hybrid)")
     common(q)
     q.set_defaults(func=cmd_search)

@@ -60,8 +60,9 @@ class Document:
         return out
 
 
-def load(path: Path, data: bytes, kind: str | None = None) -> Document:
-    """Parse `data` (the bytes of `path`) by its kind; raises DocumentError."""
+def load(path: Path, data: bytes, kind: str | None = None, *, text: str | None = None) -> Document:
+    """Parse `data` (the bytes of `path`) by its kind; raises DocumentError. `text`: a text
+    format's content already decoded (the index's reader knows byte-order marks)."""
     kind = kind or kind_of(path)
     if kind == "pdf":
         return load_pdf(path, data)
@@ -70,7 +71,7 @@ def load(path: Path, data: bytes, kind: str | None = None) -> Document:
     if kind == "docx":
         return load_docx(path, data)
     if kind in PARSERS:
-        return load_text(path, data, kind)
+        return load_text(path, data, kind, text=text)
     raise DocumentError(f"unsupported file type {path.suffix or '(none)'!r}")
 
 
@@ -80,13 +81,14 @@ def _clean(s: str) -> str:
 
 # -- text -------------------------------------------------------------------------------------
 
-def load_text(path: Path, data: bytes, kind: str) -> Document:
-    if b"\x00" in data[:8192]:
-        raise DocumentError("binary file (NUL bytes), not text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DocumentError(f"not valid UTF-8 (byte {e.start})") from None
+def load_text(path: Path, data: bytes, kind: str, *, text: str | None = None) -> Document:
+    if text is None:
+        if b"\x00" in data[:8192]:
+            raise DocumentError("binary file (NUL bytes), not text")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DocumentError(f"not valid UTF-8 (byte {e.start})") from None
     if not text.strip():
         raise DocumentError("empty file")
     lines = text.lstrip("\ufeff").splitlines()

@@ -12,9 +12,12 @@ layout (int8 vectors, a contentless FTS5 table: about 1.8 KB per chunk) is in la
 
 from __future__ import annotations
 
+import codecs
+import errno
 import hashlib
 import os
 import re
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,8 +26,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .. import db
-from ..errors import DocumentError, EdgeError, IndexError_
-from .chunk import Chunk, kind_of
+from ..errors import DocumentError, EdgeError, IndexError_, UsageError
+from .chunk import PARSERS, Chunk, kind_of
 from .embed import Embedder
 from .rank import Fusion, fuse
 from .layout import create_vector_tables, delete_chunks, from_q8, insert_chunk, migrate_v1_to_v2, q8
@@ -35,10 +38,11 @@ MAX_PACKED_BYTES = 200 * 1024 * 1024  # PDF and Word files, whose text is a smal
 CHUNK_TOKENS = 128
 CHUNK_OVERLAP = 32
 CANDIDATES = 50
+MAX_RESULTS = 100  # k of one search (sqlite-vec's own limit is 4096)
 EXACT_LIMIT = 20_000  # up to this many chunks, vector search scans every vector
 # Up to this many chunks, a process that searches more than once (the chat, the API server, the
-# benchmark) keeps the vectors in memory from its second search on as one float32 matrix (384 dims: 1.5 KB a chunk, 15 MB
-# at 10k): a scan of 6k chunks takes ~0.1 ms there against ~4 ms through vec0.
+# benchmark) keeps the vectors in memory from its second search on, as one float32 matrix (384
+# dims: 1.5 KB a chunk, 15 MB at 10k): a scan of 2.3k chunks took 0.4 ms there against 4 ms in vec0.
 MATRIX_LIMIT = 10_000
 
 STOPWORDS = set(
@@ -69,6 +73,13 @@ def _m1(conn) -> None:
 
 
 MIGRATIONS = [_m1, migrate_v1_to_v2]
+
+INDEX_KIND = db.Kind(
+    name="document index", tables=("meta", "documents", "chunks"), migrations=MIGRATIONS,
+    app_id=0x65646769,  # "edgi"
+    rebuild="rebuild it: move it aside (`mv {path} {path}.damaged`) and index your documents again "
+            "(`edge index add PATH...`, or `edge index add --sample`)",
+)
 
 
 @dataclass
@@ -155,30 +166,24 @@ def fts_query(text: str, drop: set[str] | frozenset = frozenset()) -> str:
 class Index:
     """A document index file. Give an `embedder` to add or search; listing needs none."""
 
-    def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = True):
+    def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = True, readonly: bool = False):
+        """Open (or, with `create`, make) the index at `path`. `readonly` opens it for reading
+        only: searching and listing then work on read-only media and never change the file."""
         self.path = Path(path).expanduser()
         if not create and not self.path.exists():
             raise IndexError_(f"no document index at {self.path}: run `edge index add PATH` (or `edge index add --sample`)")
         self.embedder = embedder
+        self.readonly = readonly
         self._mat, self._mat_version, self._searched = None, -1, False  # see _matrix()
-        self.conn = db.connect(self.path)
-        try:
-            before = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            db.migrate(self.conn, MIGRATIONS, name=f"index {self.path}")
-            if 0 < before < len(MIGRATIONS):
-                self.conn.execute("VACUUM")  # give back what the old layout took
-        except EdgeError:
-            self.conn.close()
-            raise
-        except Exception as e:  # a file that is SQLite but not ours
-            self.conn.close()
-            raise IndexError_(f"{self.path} is not an edge index: {e}") from None
+        self.conn = db.open_store(self.path, INDEX_KIND, readonly=readonly, create=create)
         self.meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         if embedder is not None:
             self._bind_embedder(embedder)
 
     def _bind_embedder(self, emb: Embedder) -> None:
         have = self.meta.get("embedder")
+        if have is None and self.readonly:
+            return  # nothing indexed yet, and nothing may be written: searches find nothing
         if have is None:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -321,6 +326,8 @@ class Index:
         fused and kept diverse across documents as rank.py says."""
         if mode not in ("hybrid", "vector", "keyword"):
             raise EdgeError(f"unknown search mode {mode!r}")
+        if not 1 <= k <= MAX_RESULTS:
+            raise UsageError(f"k = {k}: ask for between 1 and {MAX_RESULTS} results")
         embed_ms = 0.0
         vec: list[tuple[int, float]] = []
         if mode != "keyword":
@@ -404,18 +411,13 @@ class Index:
 
     def _prepare(self, path: Path):
         kind = kind_of(path)
-        limit = MAX_PACKED_BYTES if kind in ("pdf", "docx") else MAX_FILE_BYTES
-        try:
-            st = path.stat()
-            if st.st_size > limit:
-                return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB)")
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return FileOutcome(str(path), "failed", "vanished while being read")
-        except PermissionError:
-            return FileOutcome(str(path), "failed", "permission denied")
-        except OSError as e:
-            return FileOutcome(str(path), "failed", e.strerror or str(e))
+        if kind is None:
+            return FileOutcome(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html and .docx")
+        # PDF and Word files are mostly not text; HTML says its own encoding: the loaders decode those
+        got = read_document(path, max_bytes=MAX_PACKED_BYTES if kind in ("pdf", "docx") else MAX_FILE_BYTES, decode=kind in PARSERS)
+        if isinstance(got, FileOutcome):
+            return got
+        st, data, text = got
         sha = hashlib.sha256(data).hexdigest()
         row = self.conn.execute("SELECT sha256 FROM documents WHERE path = ?", (str(path),)).fetchone()
         if row and row[0] == sha:
@@ -425,7 +427,7 @@ class Index:
         from .loaders import load
 
         try:
-            doc = load(path, data, kind)
+            doc = load(path, data, kind, text=text)
         except DocumentError as e:
             return FileOutcome(str(path), "failed", str(e))
         chunks = doc.chunks(self.embedder.count_tokens, max_tokens=min(CHUNK_TOKENS, self.embedder.max_tokens), overlap_tokens=CHUNK_OVERLAP)
@@ -466,6 +468,8 @@ class Index:
 
     def remove(self, path: str | Path) -> list[str]:
         """Remove a document, or every document under a folder; returns the paths removed."""
+        if not str(path).strip():
+            raise UsageError("name the file or folder to remove (an empty path would match everything under the current folder)")
         p = str(Path(path).expanduser().resolve(strict=False))
         rows = self.conn.execute(
             "SELECT id, path FROM documents WHERE path = ? OR path LIKE ? ESCAPE '\\'",
@@ -503,19 +507,120 @@ def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _special_kind(mode: int) -> str:
+    return ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "not a regular file")
+
+
+def _missing(p: Path) -> str:
+    """Why `p`, which does not exist as far as Path.exists() can tell, cannot be read."""
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "broken symbolic link" if p.is_symlink() else "no such file or folder"
+        return e.strerror or str(e)
+    return "no such file or folder"
+
+
+def _indexed_path(p: Path) -> Path:
+    """The path a file is indexed under: symbolic links resolved once, to the real file, unless
+    only the link's name says what kind of file it is (README.md -> README): then the link's own
+    path, in its real folder."""
+    rp = p.resolve()
+    if kind_of(rp) is not None or kind_of(p) is None:
+        return rp
+    return p.absolute().parent.resolve() / p.name
+
+
+def read_document(path: Path, *, max_bytes: int = MAX_FILE_BYTES, decode: bool = True):
+    """(stat, bytes, text) of a document file, or a FileOutcome saying why it cannot be read.
+    With `decode=False` (PDF, HTML, Word: their loaders decode them) text is None.
+
+    Only regular files are opened: a FIFO would block the reader for ever, a device could be
+    endless or act on being opened. Text is UTF-8, or UTF-16/32 with a byte-order mark (what
+    Windows editors write); anything else with NUL bytes is called binary.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return FileOutcome(str(path), "failed", _missing(path) if e.errno in (errno.ELOOP, errno.ENOENT) else
+                           "permission denied" if e.errno == errno.EACCES else (e.strerror or str(e)))
+    if not stat.S_ISREG(st.st_mode):
+        return FileOutcome(str(path), "skipped", f"{_special_kind(st.st_mode)}, not a regular file: not read")
+    if st.st_size > max_bytes:
+        return FileOutcome(str(path), "failed", f"too large ({st.st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
+    try:
+        # O_NONBLOCK: should the file have been swapped for a FIFO since the stat, opening it
+        # does not wait for a writer; fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        return FileOutcome(str(path), "failed", "permission denied" if e.errno == errno.EACCES else (e.strerror or str(e)))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return FileOutcome(str(path), "skipped", f"{_special_kind(st.st_mode)}, not a regular file: not read")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 20))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        data = b"".join(chunks)
+    except OSError as e:
+        return FileOutcome(str(path), "failed", e.strerror or str(e))
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        return FileOutcome(str(path), "failed", f"too large (over {max_bytes / 1e6:.0f} MB; it grew while being read)")
+    if not decode:
+        return st, data, None
+    text = decode_text(data)
+    if isinstance(text, str):
+        return st, data, text
+    return FileOutcome(str(path), "failed", text[0])
+
+
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
+
+
+def decode_text(data: bytes) -> str | tuple[str]:
+    """The text of a document's bytes, or a 1-tuple holding why it is not text."""
+    for bom, enc in _BOMS:  # UTF-32 LE before UTF-16 LE: its BOM starts with UTF-16's
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(enc)
+            except UnicodeDecodeError as e:
+                return (f"not valid {enc.upper()[:6]} text after its byte-order mark (byte {e.start + len(bom)})",)
+    if b"\x00" in data[:8192]:
+        return ("binary file (NUL bytes), not text",)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return (f"not valid UTF-8 (byte {e.start})",)
+
+
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome | None]]:
     """Yield (file, None) for every indexable file under `paths`, or (path, outcome) for a problem.
 
     Folders are walked recursively in sorted order, following symbolic links but never into a
     folder already visited (so link loops end); hidden files and folders are passed over.
+    FIFOs, sockets and devices are reported and never opened.
     """
     seen_dirs: set[str] = set()
     seen_files: set[str] = set()
     for raw in paths:
         p = Path(raw).expanduser()
+        if not str(raw).strip():
+            yield p, FileOutcome(str(raw), "failed", "empty path")
+            continue
         if not p.exists():
-            why = "broken symbolic link" if p.is_symlink() else "no such file or folder"
-            yield p, FileOutcome(str(p), "failed", why)
+            yield p, FileOutcome(str(p), "failed", _missing(p))
             continue
         if p.is_file():
             rp = p.resolve()
@@ -523,7 +628,10 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
                 yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html and .docx")
             elif str(rp) not in seen_files:
                 seen_files.add(str(rp))
-                yield rp, None
+                yield _indexed_path(p), None
+            continue
+        if not p.is_dir():
+            yield p, FileOutcome(str(p), "skipped", f"{_special_kind(p.stat().st_mode)}, not a regular file: not read")
             continue
         for dirpath, dirnames, filenames in os.walk(p, followlinks=True, onerror=None):
             real = os.path.realpath(dirpath)
@@ -540,10 +648,13 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
                 if kind_of(fp) is None:
                     continue  # other kinds in a folder are passed over silently; counted in --json? no: noise
                 if not fp.exists():
-                    yield fp, FileOutcome(str(fp), "failed", "broken symbolic link")
+                    yield fp, FileOutcome(str(fp), "failed", _missing(fp))
+                    continue
+                if not fp.is_file():
+                    yield fp, FileOutcome(str(fp), "skipped", f"{_special_kind(fp.stat().st_mode)}, not a regular file: not read")
                     continue
                 rp = fp.resolve()
                 if str(rp) in seen_files:
                     continue
                 seen_files.add(str(rp))
-                yield rp, None
+                yield _indexed_path(fp), None

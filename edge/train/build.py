@@ -1,4 +1,5 @@
-"""`edge models build`: the pulled base plus the shipped LoRA adapter -> quantized fine-tuned GGUFs.
+"""`edge models build`: each shipped LoRA adapter plus the pulled base of its size -> quantized
+fine-tuned GGUFs (today one adapter, for the tiny size; an adapter for another size names it by `tier`).
 
 numpy + gguf + llama.cpp only (no torch). Deterministic: the same base and adapter give the same
 bytes. The base is also re-quantized to the same types, so base and fine-tuned models can be
@@ -19,15 +20,33 @@ BUILD_TYPES = ("q8_0", "q4_0")
 ADAPTER_NAME = "edge-lora"
 
 
-def shipped_adapter() -> tuple[Path, Artifact]:
-    """The adapter committed under models/, and its catalog entry (pinned sha256)."""
+def ft_name(tier: str) -> str:
+    """The fine-tuned model built from the shipped adapter for a size: `edge-ft` for tiny (as
+    before sizes existed), `edge-ft-small`, `edge-ft-large`."""
+    return "edge-ft" if tier in ("", "tiny") else f"edge-ft-{tier}"
+
+
+def shipped_adapters() -> list[tuple[Path, Artifact]]:
+    """Every adapter committed under models/ with its catalog entry (pinned sha256); the entry's
+    `tier` names the size of the base it was trained on."""
     from ..models import catalog_path, load_catalog
 
+    out = []
     for a in load_catalog():
-        if a.kind == "lora" and a.name == ADAPTER_NAME:
+        if a.kind == "lora" and a.source == "repo":
             p = catalog_path().parent / a.filename
             if not p.is_file():
                 raise ModelNotFound(f"the shipped adapter {p} is missing from this clone")
+            out.append((p, a))
+    if not out:
+        raise ModelNotFound("the catalog has no shipped LoRA adapter")
+    return out
+
+
+def shipped_adapter() -> tuple[Path, Artifact]:
+    """The tiny model's shipped adapter (`edge-lora`)."""
+    for p, a in shipped_adapters():
+        if a.name == ADAPTER_NAME:
             return p, a
     raise ModelNotFound("the catalog has no shipped LoRA adapter")
 
@@ -36,41 +55,63 @@ def _origin(base_art: Artifact, adapter: Path, adapter_sha: str | None) -> str:
     return f"{base_art.name}+{Path(adapter).name}" + (f"@{adapter_sha[:16]}" if adapter_sha else "")
 
 
-def up_to_date(store: ModelStore, *, types=BUILD_TYPES, name: str = "edge-ft", with_base: bool = True) -> list[Artifact] | None:
+def shipped_jobs(store: ModelStore, log=None) -> list[tuple[Path, Artifact, Artifact, str]]:
+    """(adapter, its entry, its base, the fine-tuned model's name) for every shipped adapter. An
+    adapter whose base is an optional size that was never pulled is left out (with a note)."""
+    jobs = []
+    for path, entry in shipped_adapters():
+        base = store.base_llm(entry.tier)
+        if base.optional and not store.path(base).is_file():
+            if log:
+                log(f"skipping {entry.name}: its base {base.name} is not downloaded (edge models pull {base.tier})")
+            continue
+        jobs.append((path, entry, base, ft_name(entry.tier)))
+    return jobs
+
+
+def up_to_date(store: ModelStore, *, types=BUILD_TYPES, with_base: bool = True) -> list[Artifact] | None:
     """The models a default build would make, when each is already built from the current shipped
-    adapter and base and still verifies; else None."""
-    base_art = store.base_llm()
-    adapter, entry = shipped_adapter()
-    want = _origin(base_art, adapter, entry.sha256)
-    stem = base_art.name.rsplit("-", 1)[0]
-    names = [f"{name}-{q}" for q in types] + ([f"{stem}-base-{q}" for q in types] if with_base else [])
+    adapters and bases and still verifies; else None."""
     out = []
-    for n in names:
-        try:
-            a = store.get(n)
-        except ModelNotFound:
-            return None
-        if a.source != "build" or (a.role == "ft" and a.origin != want) or (a.role == "base" and a.origin != base_art.name):
-            return None
-        if not store.status(a).verified:
-            return None
-        out.append(a)
+    for adapter, entry, base_art, name in shipped_jobs(store):
+        want = _origin(base_art, adapter, entry.sha256)
+        stem = base_art.name.rsplit("-", 1)[0]
+        names = [f"{name}-{q}" for q in types] + ([f"{stem}-base-{q}" for q in types] if with_base else [])
+        for n in names:
+            try:
+                a = store.get(n)
+            except ModelNotFound:
+                return None
+            if a.source != "build" or (a.role == "ft" and a.origin != want) or (a.role == "base" and a.origin != base_art.name):
+                return None
+            if not store.status(a).verified:
+                return None
+            out.append(a)
     return out
 
 
 def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None = None, adapter_sha: str | None = None,
                  name: str = "edge-ft", base_name: str = "", with_base: bool = True, log=print) -> list[Artifact]:
-    """Merge `adapter` (default: the shipped one) into the base and quantize to `types`.
-    Registers and returns the built models."""
+    """Merge `adapter` into its base and quantize to `types`; without `adapter`, every shipped
+    adapter into the base of its size (`tier`). Registers and returns the built models."""
     t0 = time.perf_counter()
-    base_art = store.get(base_name) if base_name else store.base_llm()
+    if adapter is None:
+        jobs = [(p, e.sha256, b, n) for p, e, b, n in shipped_jobs(store, log)]
+    else:
+        jobs = [(adapter, adapter_sha, store.get(base_name) if base_name else store.base_llm(), name)]
+    built = []
+    for job_adapter, job_sha, base_art, job_name in jobs:
+        built += _build_one(store, base_art, job_adapter, job_sha, job_name, types=types, with_base=with_base, log=log)
+    log(f"built {len(built)} model(s) in {time.perf_counter() - t0:.1f}s")
+    return built
+
+
+def _build_one(store: ModelStore, base_art: Artifact, adapter: Path, adapter_sha: str | None, name: str, *,
+               types, with_base: bool, log) -> list[Artifact]:
     _, base_path = store.resolve_llm(base_art.name)
     st = store.status(base_art)
     if not st.verified:
         raise IntegrityError(f"{base_art.name} failed verification ({st.problem}): run `edge models pull`")
-    if adapter is None:
-        adapter, entry = shipped_adapter()
-        adapter_sha = entry.sha256
     if adapter_sha:
         got = sha256_file(adapter)
         if got != adapter_sha:
@@ -96,11 +137,10 @@ def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None =
                 quantize(f16, dest, q)
                 sha = sha256_file(dest)
                 art = Artifact(name=out_name, kind="llm", filename=dest.name, sha256=sha, size=dest.stat().st_size,
-                               description=f"{desc}, {q.upper()}", source="build", role=role,
+                               description=f"{desc}, {q.upper()}", source="build", role=role, tier=base_art.tier,
                                origin=_origin(base_art, adapter, adapter_sha) if role == "ft" else base_art.name)
                 store._stamp(dest, sha)
                 store.register(art)
                 built.append(art)
                 log(f"built {out_name} ({dest.stat().st_size / 1e6:.1f} MB, sha256 {sha[:12]}...)")
-    log(f"built {len(built)} model(s) in {time.perf_counter() - t0:.1f}s")
     return built

@@ -77,13 +77,18 @@ class Tokenizer:
 
         with _quiet_stderr(True):
             self.llm = Llama(str(model_path), vocab_only=True, verbose=False)
-        tok = lambda s: self.llm.tokenize(s.encode("utf-8"), add_bos=True, special=True)  # noqa: E731
-        self.builder = PromptBuilder(template=self.llm.metadata.get("tokenizer.chat_template"), tokenize=tok)
+        def tok(s: str, *, special: bool = True, bos: bool = True) -> list[int]:
+            # as Engine.tokenize: the builder parses special tokens in the template's text only
+            return self.llm.tokenize(s.encode("utf-8"), add_bos=bos, special=special)
+
+        from ..llm import split_special
+
+        self.builder = PromptBuilder(template=self.llm.metadata.get("tokenizer.chat_template"), tokenize=tok,
+                                     split_special=lambda s: split_special(self.llm, self.llm._model.vocab, s))
         self.eos = self.llm.token_eos()
 
     def example(self, messages: list[dict]) -> Example:
-        prompt = self.builder.render(messages[:-1], add_generation_prompt=True)
-        p_tok = self.builder._tokenize(prompt)
+        p_tok = self.builder.tokens(messages[:-1], add_generation_prompt=True)
         # The answer as the model would generate it after the prompt: plain text, then end of turn.
         a_tok = self.llm.tokenize(messages[-1]["content"].strip().encode("utf-8"), add_bos=False, special=False)
         return Example(p_tok + a_tok + [self.eos], len(p_tok))

@@ -37,7 +37,9 @@ def citation_valid(answer: str, item: dict, sources: list[dict], *, key: str = "
     cited = [n for n in citations(answer) if 1 <= n <= len(sources)]
     if not cited or item["category"] == "unanswerable":
         return None
-    return any(all(norm(c) in norm(sources[n - 1].get("heading", "") + "\n" + sources[n - 1]["text"]) for c in item[key]) for n in cited)
+    # the passage as the model was shown it (its excerpt, when it was focused on the question)
+    shown = [s.get("excerpt") or s["text"] for s in sources]
+    return any(all(norm(c) in norm(sources[n - 1].get("heading", "") + "\n" + shown[n - 1]) for c in item[key]) for n in cited)
 
 
 def load_eval(path: str | Path) -> list[dict]:

@@ -21,9 +21,29 @@ def require_torch():
         raise UsageError("fine-tuning needs PyTorch: pip install 'edge-assistant[train]' (running a fine-tuned model does not)") from None
 
 
+READER_MIX_MAX = 1000  # at most this many reader examples are mixed into a user's data
+
+
+def reader_records(tier: str, n: int, *, seed: int) -> list[list[dict]]:
+    """Up to `n` examples of the reader's training set for `tier` (shipped in the clone under
+    build/reader/dataset/), so a user's knowledge adapter keeps reading passages and citing them.
+    Empty when the clone carries no reader data for that size."""
+    import random
+
+    path = Path(__file__).resolve().parents[2] / "build" / "reader" / "dataset" / (tier or "tiny") / "train.jsonl"
+    if n <= 0 or not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # the reading behaviour, not the sample manual's closed-book facts
+    rows = [r["messages"] for r in rows if not str(r.get("kind", "")).startswith("manual_")]
+    random.Random(seed).shuffle(rows)
+    return rows[:n]
+
+
 def finetune(settings, data: Path, *, cfg: TrainConfig, name: str = "my-ft", base_name: str = "", out: Path | None = None,
-             quant: str = "q8_0", resume: bool = True, log=print) -> dict:
+             quant: str = "q8_0", resume: bool = True, reader_mix: bool = True, log=print) -> dict:
     records = validate_jsonl(data)  # bad data is refused before anything heavy happens
+    n_user = len(records)
     require_torch()
     import torch
 
@@ -39,7 +59,15 @@ def finetune(settings, data: Path, *, cfg: TrainConfig, name: str = "my-ft", bas
     _, base_path = store.resolve_llm(base_art.name)
     out = Path(out) if out else settings.home / "finetune" / name
     out.mkdir(parents=True, exist_ok=True)
-    log(f"{len(records)} records from {data}; base {base_art.name}; output {out}")
+    mixed = 0
+    if reader_mix:
+        from ..chooser import tier_of
+
+        extra = reader_records(tier_of(store, base_art), min(n_user, READER_MIX_MAX), seed=cfg.seed)
+        records = records + extra
+        mixed = len(extra)
+    log(f"{n_user} records from {data}" + (f" + {mixed} reader examples (--no-reader-data to leave them out)" if mixed else "")
+        + f"; base {base_art.name}; output {out}")
     tk = Tokenizer(base_path)
     examples = [tk.example(m) for m in records]
     dropped = sum(len(e) > cfg.max_len for e in examples)
@@ -54,7 +82,7 @@ def finetune(settings, data: Path, *, cfg: TrainConfig, name: str = "my-ft", bas
     built = build_models(store, types=(quant,), adapter=adapter, name=name, base_name=base_art.name, with_base=False, log=log)
     result = {
         "name": built[0].name, "adapter": str(adapter), "adapter_bytes": adapter.stat().st_size, "base": base_art.name,
-        "records": len(records), "config": asdict(cfg), "train": {k: v for k, v in summary.items() if k != "history"},
+        "records": n_user, "reader_records": mixed, "config": asdict(cfg), "train": {k: v for k, v in summary.items() if k != "history"},
         "loss_history": summary["history"], "wall_seconds": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

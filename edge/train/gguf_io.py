@@ -15,7 +15,13 @@ import numpy as np
 
 from ..errors import IntegrityError, UsageError
 
-SUPPORTED_ARCHS = {"llama"}
+# What differs between the architectures the one torch model (model.py) runs, as data. Rotary
+# embeddings: llama.cpp's converter permutes llama's Q/K so each rotated pair is two adjacent
+# dimensions (LLAMA_ROPE_TYPE_NORM); qwen2 keeps Hugging Face's layout, where dimension i pairs
+# with i + head_dim/2 (LLAMA_ROPE_TYPE_NEOX). Q/K/V biases and a tied or separate output matrix
+# are read from the file's tensors; rms eps and rope theta from its metadata.
+ARCH_ROPE_NEOX = {"llama": False, "qwen2": True}
+SUPPORTED_ARCHS = set(ARCH_ROPE_NEOX)
 LORA_TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 _SKIP_KEYS = {"GGUF.version", "GGUF.tensor_count", "GGUF.kv_count"}
 
@@ -31,6 +37,7 @@ class HParams:
     rope_theta: float
     rms_eps: float
     n_ctx_train: int
+    rope_neox: bool = False  # rotate the two halves of each head (qwen2), not adjacent pairs (llama)
 
     @property
     def head_dim(self) -> int:
@@ -80,7 +87,7 @@ def read_gguf(path: str | Path, *, dequantize: bool = True) -> GGUFModel:
         n_head=int(get("attention.head_count")), n_head_kv=int(get("attention.head_count_kv", get("attention.head_count"))),
         n_vocab=int(get("vocab_size", len(fields.get("tokenizer.ggml.tokens", ([],))[0]))),
         rope_theta=float(get("rope.freq_base", 10000.0)), rms_eps=float(get("attention.layer_norm_rms_epsilon", 1e-5)),
-        n_ctx_train=int(get("context_length", 2048)),
+        n_ctx_train=int(get("context_length", 2048)), rope_neox=ARCH_ROPE_NEOX[a],
     )
     if get("rope.dimension_count") not in (None, hp.head_dim):
         raise UsageError(f"{path.name}: partial rotary embeddings are not supported")

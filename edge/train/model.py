@@ -1,8 +1,11 @@
-"""A compact llama in torch over a GGUF's own tensors, with LoRA (needs the `train` extra).
+"""A compact llama-family transformer in torch over a GGUF's own tensors, with LoRA (needs the
+`train` extra). One model for every supported architecture (llama, qwen2): what differs is data —
+the rotary layout (`HParams.rope_neox`), Q/K/V biases and a tied or separate output matrix (present
+in the file or not), rms eps and rope theta (from its metadata).
 
-Rotary embeddings follow llama.cpp's convention for the llama architecture (LLAMA_ROPE_TYPE_NORM):
-the GGUF converter permutes Q and K so that each rotated pair is two *adjacent* dimensions
-(2i, 2i+1), not the two halves that Hugging Face's code rotates. The base weights are the
+Rotary embeddings follow llama.cpp: for llama (LLAMA_ROPE_TYPE_NORM) the GGUF converter permutes
+Q and K so that each rotated pair is two *adjacent* dimensions (2i, 2i+1); for qwen2 (NEOX) the
+pair is (i, i + head_dim/2), the two halves Hugging Face's code rotates. The base weights are the
 dequantized quantized file (frozen, as in QLoRA); only the LoRA matrices train.
 """
 
@@ -21,9 +24,10 @@ from .gguf_io import LORA_TARGETS, GGUFModel, HParams
 class LoRALinear(nn.Module):
     """y = x W^T + (alpha / r) * (x A^T) B^T, with W frozen. A starts random, B at zero."""
 
-    def __init__(self, weight: torch.Tensor, *, rank: int, alpha: float):
+    def __init__(self, weight: torch.Tensor, *, rank: int, alpha: float, bias: torch.Tensor | None = None):
         super().__init__()
         self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False) if bias is not None else None  # qwen2's q/k/v
         self.rank = rank
         self.alpha = alpha
         if rank > 0:
@@ -34,7 +38,7 @@ class LoRALinear(nn.Module):
             self.scale = alpha / rank
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight)
+        y = F.linear(x, self.weight, self.bias)
         if self.rank > 0:
             y = y + F.linear(F.linear(x, self.lora_a), self.lora_b) * self.scale
         return y
@@ -50,10 +54,15 @@ def rope_tables(n_pos: int, head_dim: int, theta: float, device=None):
     return torch.cos(ang).float(), torch.sin(ang).float()
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: (batch, heads, seq, head_dim); rotate adjacent pairs (llama.cpp NORM mode)."""
-    x0, x1 = x[..., 0::2], x[..., 1::2]
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, neox: bool = False) -> torch.Tensor:
+    """x: (batch, heads, seq, head_dim). Rotate adjacent pairs (llama.cpp NORM mode, llama) or
+    dimension i with i + head_dim/2 (NEOX mode, qwen2); the frequencies are the same."""
     c, s = cos[None, None], sin[None, None]
+    if neox:
+        half = x.shape[-1] // 2
+        x0, x1 = x[..., :half], x[..., half:]
+        return torch.cat((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
     out = torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1)
     return out.flatten(-2)
 
@@ -64,7 +73,8 @@ class Block(nn.Module):
         p = f"blk.{i}."
         self.attn_norm = nn.Parameter(t[p + "attn_norm.weight"], requires_grad=False)
         self.ffn_norm = nn.Parameter(t[p + "ffn_norm.weight"], requires_grad=False)
-        self.proj = nn.ModuleDict({name: LoRALinear(t[p + name + ".weight"], rank=rank, alpha=alpha) for name in LORA_TARGETS})
+        self.proj = nn.ModuleDict({name: LoRALinear(t[p + name + ".weight"], rank=rank, alpha=alpha, bias=t.get(p + name + ".bias"))
+                                   for name in LORA_TARGETS})
         self.hp = hp
 
     def forward(self, x, cos, sin, mask):
@@ -74,7 +84,7 @@ class Block(nn.Module):
         q = self.proj["attn_q"](h).view(b, n, hp.n_head, hp.head_dim).transpose(1, 2)
         k = self.proj["attn_k"](h).view(b, n, hp.n_head_kv, hp.head_dim).transpose(1, 2)
         v = self.proj["attn_v"](h).view(b, n, hp.n_head_kv, hp.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k = apply_rope(q, cos, sin, hp.rope_neox), apply_rope(k, cos, sin, hp.rope_neox)
         rep = hp.n_head // hp.n_head_kv
         if rep > 1:
             k = k.repeat_interleave(rep, dim=1)

@@ -16,9 +16,13 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
     p = run_edge("bench", "--quick", "--out", str(out), timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
     res = json.loads((out / "results.json").read_text())
-    assert res["schema_version"] == 1 and res["quick"]
-    modes = {c["mode"] for c in res["summary"]["configs"]}
-    assert modes == {"base", "base+rag", "ft", "ft+rag"}
+    assert res["schema_version"] == 2 and res["quick"]
+    configs = res["summary"]["configs"]
+    # the tiny size has a fine-tuned build: all four modes; any other installed size at least its base
+    assert {c["mode"] for c in configs if c["size"] == "tiny"} == {"base", "base+rag", "ft", "ft+rag"}
+    for size in {c["size"] for c in configs}:
+        assert {"base", "base+rag"} <= {c["mode"] for c in configs if c["size"] == size}
+    assert {p["size"] for p in res["plan"]} == {c["size"] for c in configs}
     for c in res["summary"]["configs"]:
         la = c["latency"]
         for k in ("ttft_ms", "prefill_tok_s", "decode_tok_s", "total_ms", "prompt_tokens"):
@@ -29,6 +33,9 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
         assert "accuracy" in c and 0 <= c["accuracy"]["all"] <= 1 and c["accuracy"]["n"] == 8
         assert "freshness" in c and c["freshness"]["n"] == 4
         assert c["decode_vs_raw"] and c["decode_vs_raw"] > 0
+        if c["mode"].endswith("rag"):
+            # the answer check ran on every retrieval answer and its shares are shares
+            assert c["answer_check"]["n"] == 8 and 0 <= c["answer_check"]["grounded"] <= 1
     # every run is kept, and the report's numbers are the JSON's
     assert all(len(w["runs"]) == 3 for w in res["runs"])
     # decode is compared with raw llama.cpp decoding from the depth this configuration decoded at
@@ -41,6 +48,7 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
     report = (out / "report.md").read_text()
     ft = next(c for c in res["summary"]["configs"] if c["mode"] == "ft")
     assert f"{ft['latency']['ttft_ms']['p50']:.0f} ms" in report
+    assert "## Which size, which mode" in report
     for png in ("latency.png", "accuracy.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

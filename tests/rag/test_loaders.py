@@ -136,4 +136,4 @@ def test_a_file_that_vanishes_before_it_is_read_is_one_line(tmp_path):
 
     idx = Index(tmp_path / "i.db")
     out = idx._prepare(tmp_path / "gone.pdf")
-    assert out.status == "failed" and out.reason == "vanished while being read"
+    assert out.status == "failed" and out.reason == "no such file or folder"

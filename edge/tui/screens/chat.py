@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Label, LoadingIndicator, Static, Swi
 
 from ...chats import Message, history
 from ...errors import EdgeError
+from ...safe import line_safe
 from ..widgets.message import MessageView
 from ..widgets.prompt import PromptArea
 
@@ -123,7 +124,7 @@ class ChatScreen(Screen):
         if views:
             await box.mount_all(views)
         self.assistant.history = history(msgs)
-        self.sub_title = conv.title
+        self.sub_title = line_safe(conv.title)
         prompt = self.query_one(PromptArea)
         for m in msgs:
             if m.role == "user":
@@ -144,7 +145,7 @@ class ChatScreen(Screen):
         def write() -> None:
             if self.cid is None:
                 self.cid = self.store.create(question)
-                self.sub_title = self.store.get(self.cid).title
+                self.sub_title = line_safe(self.store.get(self.cid).title)
             self.store.add(self.cid, Message("user", question))
 
         self._saved("question", write)

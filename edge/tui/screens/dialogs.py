@@ -1,7 +1,7 @@
 """The chat's modal screens: help, sources, conversations, settings, and two small dialogs.
 
 Everything that shows a document's or a model's text shows it literally (markup=False, or a
-read-only TextArea): such text is untrusted.
+read-only TextArea), with control characters made visible (edge.safe): such text is untrusted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
+from ...safe import line_safe, terminal_safe
 from ..widgets.message import source_label
 
 
@@ -62,13 +63,13 @@ class SourcesScreen(Modal):
         with Vertical():
             yield Static(f"Sources of this answer ({len(self.sources)}) — Enter shows a chunk, Esc closes", classes="title", markup=False)
             yield OptionList(*[Option(f"[{s.get('n', i)}] {source_label(s)}") for i, s in enumerate(self.sources, 1)], markup=False, id="source-list")
-            yield TextArea(self.sources[0].get("text", "") if self.sources else "", read_only=True, soft_wrap=True, id="chunk")
+            yield TextArea(terminal_safe(self.sources[0].get("text", "")) if self.sources else "", read_only=True, soft_wrap=True, id="chunk")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
 
     def show(self, i: int) -> None:
-        self.query_one("#chunk", TextArea).load_text(self.sources[i].get("text", ""))
+        self.query_one("#chunk", TextArea).load_text(terminal_safe(self.sources[i].get("text", "")))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.show(event.option_index)
@@ -158,7 +159,7 @@ class ConversationsScreen(Modal):
             return
         for c in convs:
             mark = "● " if c.id == self.current else "  "
-            ol.add_option(Option(f"{mark}{c.title}  ·  {c.n_messages} messages  ·  {_when(c.updated)}", id=str(c.id)))
+            ol.add_option(Option(f"{mark}{line_safe(c.title)}  ·  {c.n_messages} messages  ·  {_when(c.updated)}", id=str(c.id)))
         ids = [str(c.id) for c in convs]
         want = str(keep if keep is not None else self.current)
         ol.highlighted = ids.index(want) if want in ids else 0
@@ -200,7 +201,7 @@ class ConversationsScreen(Modal):
                 self.deleted.append(cid)
                 self.refresh_list()
 
-        self.app.push_screen(Confirm(f"Delete “{self.store.get(cid).title}”? This cannot be undone."), done)
+        self.app.push_screen(Confirm(f"Delete “{line_safe(self.store.get(cid).title)}”? This cannot be undone."), done)
 
 
 class SettingsScreen(Modal):
