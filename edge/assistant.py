@@ -22,7 +22,8 @@ Retriever = Callable[[str, int], "tuple[list[Passage], float, float]"]
 def source_dict(p: Passage, n: int) -> dict:
     """A source as `--json`, the chat store and the bench keep it: the whole chunk, and the excerpt
     of it the model was shown (with its own lines) when the passage was focused."""
-    d = {"n": n, "path": p.path, "heading": p.heading, "lines": [p.line_start, p.line_end], "score": round(p.score, 6), "text": p.text}
+    d = {"n": n, "path": p.path, "page": p.page, "heading": p.heading, "lines": [p.line_start, p.line_end],
+         "label": p.label(), "score": round(p.score, 6), "text": p.text}
     if p.excerpt:
         d["excerpt"] = p.excerpt
         d["excerpt_lines"] = [p.excerpt_start, p.excerpt_end]

@@ -53,3 +53,7 @@ class StorageError(EdgeError):
     """A database file cannot be used: locked, read-only, disk full, damaged, or not edge's."""
 
     exit_code = 1
+
+
+class DocumentError(EdgeError):
+    """A document cannot be read (corrupt, encrypted, no text layer, not the format it claims)."""

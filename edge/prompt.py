@@ -45,6 +45,7 @@ class Passage:
     line_start: int = 0
     line_end: int = 0
     score: float = 0.0
+    page: int = 0  # 1-based PDF page; 0 = none
     excerpt: str = ""
     excerpt_start: int = 0
     excerpt_end: int = 0
@@ -55,11 +56,17 @@ class Passage:
         return (self.excerpt or self.text).strip()
 
     def label(self) -> str:
-        """Where the passage is, for a person: file, lines, heading trail."""
+        """Where a person finds the passage: "manual.pdf, page 12, lines 3-9", "guide.docx,
+        paragraphs 4-7, Setup > Wiring", then the heading trail. HTML and Word locations count
+        paragraphs (blocks), not lines, so an excerpt's own lines do not apply to them."""
         where = self.path
-        start, end = (self.excerpt_start, self.excerpt_end) if self.excerpt else (self.line_start, self.line_end)
+        if self.page:
+            where += f", page {self.page}"
+        paragraphs = self.path.lower().endswith(PARAGRAPH_SUFFIXES)
+        start, end = (self.excerpt_start, self.excerpt_end) if self.excerpt and not paragraphs else (self.line_start, self.line_end)
         if start:
-            where += f", lines {start}-{end}"
+            unit = "paragraph" if paragraphs else "line"
+            where += f", {unit} {start}" if end == start else f", {unit}s {start}-{end}"
         if self.heading:
             where += f", {self.heading}"
         return where
@@ -70,6 +77,10 @@ class Passage:
         if self.heading:
             return self.heading.rsplit(" > ", 1)[-1].strip()
         return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# Formats whose locations count paragraphs (blocks), as edge/rag/loaders.py numbers them.
+PARAGRAPH_SUFFIXES = (".html", ".htm", ".xhtml", ".docx")
 
 
 @dataclass

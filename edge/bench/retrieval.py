@@ -26,7 +26,7 @@ def _lat(xs):
 def synthetic_index(idx, base_vecs: np.ndarray, texts: list[str], n: int, seed: int = 0) -> None:
     """Fill `idx` with `n` chunks: mixtures of real chunk embeddings plus noise (so the vectors are
     clustered like real ones, not uniform), and real chunk texts with a serial number."""
-    from ..rag.store import vec_blob
+    from ..rag.layout import insert_chunk
 
     rng = np.random.default_rng(seed)
     c = idx.conn
@@ -38,16 +38,13 @@ def synthetic_index(idx, base_vecs: np.ndarray, texts: list[str], n: int, seed: 
         v = base_vecs[a] + 0.5 * rng.random() * base_vecs[b] + rng.normal(0, 0.04, base_vecs.shape[1])
         v = (v / np.linalg.norm(v)).astype(np.float32)
         text = f"{texts[a]} (copy {i})"
-        blob = vec_blob(v)
-        cid = c.execute("INSERT INTO chunks(doc_id, seq, heading, line_start, line_end, n_tokens, text, embedding) VALUES (?,?,?,?,?,?,?,?)",
-                        (doc, i, "", 1, 1, 0, text, blob)).lastrowid
-        c.execute("INSERT INTO chunks_vec(rowid, embedding) VALUES (?, ?)", (cid, blob))
-        c.execute("INSERT INTO chunks_bin(rowid, embedding) VALUES (?, vec_quantize_binary(?))", (cid, blob))
-        c.execute("INSERT INTO chunks_fts(rowid, heading, text) VALUES (?, '', ?)", (cid, text))
+        insert_chunk(c, doc, i, title="", heading="", line_start=1, line_end=1, n_tokens=0, text=text, page=0, vec=v)
     c.execute("COMMIT")
 
 
-def run(settings, *, n_synthetic: int = 100_000, log=print) -> dict:
+def run(settings, *, n_synthetic: int = 100_000, also: tuple[int, ...] = (6_000,), log=print) -> dict:
+    """The sample manual, then synthetic indexes of `n_synthetic` chunks (the main figures) and of
+    each size in `also` (hybrid embed + search latency and bytes per chunk only)."""
     from ..rag.embed import load_embedder
     from ..rag.store import Index
 
@@ -75,10 +72,26 @@ def run(settings, *, n_synthetic: int = 100_000, log=print) -> dict:
         out["sample"].update(embed_ms=_lat(e_ms), search_ms=_lat(s_ms), embed_plus_search_ms=_lat(tot))
         log(f"sample: p50 embed+search {statistics.median(tot):.2f} ms")
         qvecs = emb.embed(questions)
-        base_rows = idx.conn.execute("SELECT c.text, v.embedding FROM chunks c JOIN chunks_vec v ON v.rowid = c.id").fetchall()
-        base_vecs = np.stack([np.frombuffer(r[1], dtype="<f4") for r in base_rows])
+        from ..rag.layout import from_q8
+
+        base_rows = idx.conn.execute("SELECT text, embedding FROM chunks").fetchall()
+        base_vecs = from_q8([r[1] for r in base_rows], emb.dim)
         texts = [r[0] for r in base_rows]
         idx.close()
+
+        out["sizes"] = []
+        for n in also:
+            small = Index(Path(tmp) / f"s{n}.db", emb)
+            synthetic_index(small, base_vecs, texts, n)
+            small.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            small.search(questions[0], k=4)  # warm-up
+            tot = []
+            for q in questions:
+                _, e, s_ = small.search(q, k=4)
+                tot.append(e + s_)
+            out["sizes"].append({"chunks": n, "bytes_per_chunk": small.stats()["bytes_per_chunk"], "hybrid_embed_plus_search_ms": _lat(tot)})
+            log(f"{n} chunks: hybrid embed+search p50 {statistics.median(tot):.1f} ms")
+            small.close()
 
         big = Index(Path(tmp) / "big.db", emb)
         log(f"building a synthetic index of {n_synthetic} chunks ...")
@@ -128,5 +141,9 @@ def markdown(r: dict) -> str:
         f"| {y['chunks']} chunks: recall@5 of shortlist vs exact | {y['recall_at_5_vs_exact']} |",
         f"| {y['chunks']} chunks: hybrid embed + search, p50 / p95 | {y['hybrid_embed_plus_search_ms']['p50']} / {y['hybrid_embed_plus_search_ms']['p95']} ms |",
         f"| {y['chunks']} chunks: bytes per chunk | {y['bytes_per_chunk']} |",
-        "", f"Queries: the {r['questions']} fact questions of build/knowledge-questions.json, one warm-up first.",
+        *[f"| {z['chunks']} chunks: hybrid embed + search (k=4), p50 / p95 | {z['hybrid_embed_plus_search_ms']['p50']} / "
+          f"{z['hybrid_embed_plus_search_ms']['p95']} ms |" for z in r.get("sizes", [])],
+        *[f"| {z['chunks']} chunks: bytes per chunk | {z['bytes_per_chunk']} |" for z in r.get("sizes", [])],
+        "", f"Queries: the {r['questions']} fact questions of build/knowledge-questions.json, one warm-up first. Synthetic "
+        "indexes: real chunk texts and mixtures of real chunk vectors (edge/bench/retrieval.py).",
     ]) + "\n"

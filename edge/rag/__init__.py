@@ -34,7 +34,7 @@ def open_retriever(settings):
 
     def retrieve(question: str, k: int):
         results, embed_ms, search_ms = index.search(question, k=k)
-        passages = [Passage(r.text, path=r.path, heading=r.heading, line_start=r.line_start, line_end=r.line_end, score=r.score) for r in results]
+        passages = [Passage(r.text, path=r.path, heading=r.heading, line_start=r.line_start, line_end=r.line_end, score=r.score, page=r.page) for r in results]
         return passages, embed_ms, search_ms
 
     retrieve.index = index  # for callers that want to show a source's chunk

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 TEXT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text"}
+# Read by edge/rag/loaders.py into the same blocks the text formats parse into.
+DOCUMENT_SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".docx": "docx"}
+SUFFIXES = {**TEXT_SUFFIXES, **DOCUMENT_SUFFIXES}
 
 
 @dataclass
@@ -38,14 +41,29 @@ class Chunk:
     line_start: int
     line_end: int
     n_tokens: int = 0
+    title: str = ""  # the document's title; matched on, not stored with the chunk's text
+    page: int = 0  # 1-based PDF page; 0 = the format has no pages
+
+    def context(self) -> str:
+        """The title and heading trail: what a chunk is about, beyond its own words."""
+        return context_line(self.title, self.heading)
 
     def embed_text(self) -> str:
-        """What is embedded: the heading trail gives a chunk its context."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        """What is embedded: the document's title and the heading trail give a chunk its context
+        ("count the lines in a file" finds wc's page by its title, not its text)."""
+        ctx = self.context()
+        return f"{ctx}\n{self.text}" if ctx else self.text
+
+
+def context_line(title: str, heading: str) -> str:
+    """Title and heading trail in one line, the title left out when the trail already starts with it."""
+    if not title or heading == title or heading.startswith(title + " > "):
+        return heading
+    return f"{title} > {heading}" if heading else title
 
 
 def kind_of(path: Path) -> str | None:
-    return TEXT_SUFFIXES.get(path.suffix.lower())
+    return SUFFIXES.get(path.suffix.lower())
 
 
 # -- parsing into blocks ---------------------------------------------------------------------
@@ -216,9 +234,22 @@ def chunk_lines(
     *,
     max_tokens: int = 256,
     overlap_tokens: int = 48,
+    title: str = "",
 ) -> list[Chunk]:
     """Chunks of one document's lines. `count_tokens` is the embedder's token count."""
-    blocks = PARSERS[kind](lines)
+    return chunk_blocks(PARSERS[kind](lines), count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens, title=title)
+
+
+def chunk_blocks(
+    blocks: list[Block],
+    count_tokens: Callable[[str], int],
+    *,
+    max_tokens: int = 256,
+    overlap_tokens: int = 48,
+    title: str = "",
+) -> list[Chunk]:
+    """Pack parsed blocks into chunks (any format's loader ends here). `title` is embedded with
+    every chunk, so it counts against the budget like the heading trail."""
     trail: list[tuple[int, str]] = []
     chunks: list[Chunk] = []
 
@@ -227,7 +258,8 @@ def chunk_lines(
         return " > ".join(t for _, t in trail)
 
     def fits_with(h: str) -> Callable[[str], bool]:
-        return lambda text: count_tokens(f"{h}\n{text}" if h else text) <= max_tokens
+        ctx = context_line(title, h)
+        return lambda text: count_tokens(f"{ctx}\n{text}" if ctx else text) <= max_tokens
 
     section: list[Block] = []
 
@@ -243,7 +275,7 @@ def chunk_lines(
         cur: list[Block] = []
         for b in pieces:
             if cur and not fits("\n\n".join(x.text for x in cur + [b])):
-                chunks.append(_mk(cur, h, count_tokens))
+                chunks.append(_mk(cur, h, title, count_tokens))
                 # overlap: carry the last block(s) of the chunk just made, within overlap_tokens
                 carry: list[Block] = []
                 for x in reversed(cur):
@@ -253,7 +285,7 @@ def chunk_lines(
                 cur = carry if fits("\n\n".join(x.text for x in carry + [b])) else []
             cur.append(b)
         if cur:
-            chunks.append(_mk(cur, h, count_tokens))
+            chunks.append(_mk(cur, h, title, count_tokens))
         section = []
 
     for b in blocks:
@@ -268,9 +300,9 @@ def chunk_lines(
     return chunks
 
 
-def _mk(blocks: list[Block], heading: str, count_tokens) -> Chunk:
+def _mk(blocks: list[Block], heading: str, title: str, count_tokens) -> Chunk:
     text = "\n\n".join(b.text for b in blocks)
-    c = Chunk(text=text, heading=heading, line_start=blocks[0].start, line_end=blocks[-1].end)
+    c = Chunk(text=text, heading=heading, line_start=blocks[0].start, line_end=blocks[-1].end, title=title)
     c.n_tokens = count_tokens(c.embed_text())
     return c
 

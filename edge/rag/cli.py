@@ -130,12 +130,13 @@ def cmd_search(args) -> int:
     if args.json:
         print_json({
             "query": args.query, "mode": args.mode,
-            "results": [{"path": r.path, "heading": r.heading, "lines": [r.line_start, r.line_end], "score": round(r.score, 6), "text": r.text} for r in results],
+            "results": [{"path": r.path, "page": r.page, "heading": r.heading, "lines": [r.line_start, r.line_end], "score": round(r.score, 6), "text": r.text} for r in results],
             "timings": {"embed_ms": round(embed_ms, 3), "search_ms": round(search_ms, 3)},
         })
         return 0
     for i, r in enumerate(results, 1):
-        print(f"[{i}] {line_safe(r.path)}:{r.line_start}-{r.line_end}  {line_safe(r.heading)}  (score {r.score:.4f})")
+        page = f" page {r.page}" if r.page else ""
+        print(f"[{i}] {line_safe(r.path)}{page}:{r.line_start}-{r.line_end}  {line_safe(r.heading)}  (score {r.score:.4f})")
         snippet = " ".join(r.text.split())
         print(f"    {line_safe(snippet[:200])}{'…' if len(snippet) > 200 else ''}")
     print(f"embed {embed_ms:.1f} ms, search {search_ms:.1f} ms", file=sys.stderr)
@@ -151,7 +152,7 @@ def add_index_parser(sub) -> None:
         if json_flag:
             q.add_argument("--json", action="store_true", help="machine-readable output")
 
-    a = isub.add_parser("add", help="index files or folders (recursive; unchanged files are skipped)", description="Index Markdown, reStructuredText and text files; folders recursively.")
+    a = isub.add_parser("add", help="index files or folders (recursive; unchanged files are skipped)", description="Index Markdown, reStructuredText, text, PDF, HTML and Word (.docx) files; folders recursively.")
     a.add_argument("paths", nargs="*", help="files or folders")
     a.add_argument("--sample", action="store_true", help="also index the sample field manual shipped with edge")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -178,4 +179,7 @@ def add_index_parser(sub) -> None:
     q.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid", help="search method (default hybrid)")
     common(q)
     q.set_defaults(func=cmd_search)
+    from .watch import add_watch_parser
+
+    add_watch_parser(isub, common)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

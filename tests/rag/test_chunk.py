@@ -84,7 +84,8 @@ Done.
 
 def test_kinds():
     assert kind_of(Path("a.md")) == "markdown" and kind_of(Path("a.RST")) == "rst" and kind_of(Path("a.txt")) == "text"
-    assert kind_of(Path("a.pdf")) is None
+    assert kind_of(Path("a.PDF")) == "pdf" and kind_of(Path("a.htm")) == "html" and kind_of(Path("a.docx")) == "docx"
+    assert kind_of(Path("a.doc")) is None and kind_of(Path("a.png")) is None
 
 
 def test_sample_manual_chunks_stay_within_256(embedder):

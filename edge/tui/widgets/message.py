@@ -13,10 +13,11 @@ from ...safe import line_safe
 
 
 def source_label(s: dict) -> str:
-    """`path › heading, lines a-b` for a stored source (see assistant.source_dict)."""
+    """`path › heading, [page n, ]lines a-b` for a stored source (see assistant.source_dict)."""
     a, b = (s.get("lines") or [0, 0])[:2]
     head = f" › {s['heading']}" if s.get("heading") else ""
-    return line_safe(f"{s.get('path', '?')}{head}, lines {a}-{b}")  # a file name can hold escape codes too
+    page = f", page {s['page']}" if s.get("page") else ""
+    return line_safe(f"{s.get('path', '?')}{head}{page}, lines {a}-{b}")  # a file name can hold escape codes too
 
 
 class MessageView(Vertical):

@@ -1,0 +1,373 @@
+"""Read a file of any supported format into blocks for the chunker, with a title and locations.
+
+Text formats (Markdown, reStructuredText, plain text) are parsed by `chunk.py`. Here:
+
+- PDF through pypdfium2: the text layer of each page; a chunk's location is the page and the
+  lines within that page ("manual.pdf, page 12, lines 3-9"). Title: the PDF's metadata, else
+  its first line, else the file name.
+- HTML through lxml: the main text, headings, lists and tables (a data table as one row per
+  line, cells joined by " | "); scripts, styles, navigation, headers, footers and asides are
+  dropped. A chunk's location is its heading trail and its range of paragraphs (blocks counted
+  from the top of the page). Title: `<title>`, else the first `<h1>`, else the file name.
+- Word (.docx) through python-docx: "Heading N" / "Title" styled paragraphs make the heading
+  trail, then paragraphs and tables (rows as for HTML). Location: heading trail + paragraphs.
+  Title: the document's core property, else its first heading, else the file name.
+
+Every problem a file can have is a `DocumentError` whose message is one line for the user.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DocumentError
+from .chunk import PARSERS, Block, Chunk, chunk_blocks, kind_of, title_of
+
+# A .docx whose parts inflate past this (or at a ratio past ZIP_RATIO) is refused as a zip bomb
+# before python-docx inflates anything.
+ZIP_MAX_BYTES = 200 * 1024 * 1024
+ZIP_RATIO = 200
+PDF_MAX_PAGES = 5000
+
+# Where a location counts paragraphs rather than lines.
+PARAGRAPH_KINDS = {"html", "docx"}
+
+
+@dataclass
+class Section:
+    """A run of blocks sharing one page (PDF) or the whole document (page 0)."""
+
+    blocks: list[Block]
+    page: int = 0
+
+
+@dataclass
+class Document:
+    title: str
+    kind: str
+    sections: list[Section] = field(default_factory=list)
+
+    def chunks(self, count_tokens, *, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+        out: list[Chunk] = []
+        for s in self.sections:
+            for c in chunk_blocks(s.blocks, count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens, title=self.title):
+                c.page = s.page
+                out.append(c)
+        return out
+
+
+def load(path: Path, data: bytes, kind: str | None = None, *, text: str | None = None) -> Document:
+    """Parse `data` (the bytes of `path`) by its kind; raises DocumentError. `text`: a text
+    format's content already decoded (the index's reader knows byte-order marks)."""
+    kind = kind or kind_of(path)
+    if kind == "pdf":
+        return load_pdf(path, data)
+    if kind == "html":
+        return load_html(path, data)
+    if kind == "docx":
+        return load_docx(path, data)
+    if kind in PARSERS:
+        return load_text(path, data, kind, text=text)
+    raise DocumentError(f"unsupported file type {path.suffix or '(none)'!r}")
+
+
+def _clean(s: str) -> str:
+    return re.sub(r"[ \t\u00a0\u200b\r\f\v]+", " ", s).strip()
+
+
+# -- text -------------------------------------------------------------------------------------
+
+def load_text(path: Path, data: bytes, kind: str, *, text: str | None = None) -> Document:
+    if text is None:
+        if b"\x00" in data[:8192]:
+            raise DocumentError("binary file (NUL bytes), not text")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DocumentError(f"not valid UTF-8 (byte {e.start})") from None
+    if not text.strip():
+        raise DocumentError("empty file")
+    lines = text.lstrip("\ufeff").splitlines()
+    return Document(title_of(lines, kind, path.stem), kind, [Section(PARSERS[kind](lines))])
+
+
+# -- PDF --------------------------------------------------------------------------------------
+
+def load_pdf(path: Path, data: bytes) -> Document:
+    import pypdfium2 as pdfium
+
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise DocumentError("not a PDF file (no %PDF header)")
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        msg = str(e)
+        if "password" in msg.lower():
+            raise DocumentError("encrypted PDF (needs a password): edge cannot read it") from None
+        raise DocumentError(f"corrupt or truncated PDF ({msg.rstrip('.')})") from None
+    try:
+        n = len(pdf)
+        if n == 0:
+            raise DocumentError("corrupt or truncated PDF (no pages)")
+        if n > PDF_MAX_PAGES:
+            raise DocumentError(f"too many pages ({n}; the limit is {PDF_MAX_PAGES})")
+        sections: list[Section] = []
+        first_line = ""
+        for i in range(n):
+            try:
+                page = pdf[i]
+                tp = page.get_textpage()
+                text = tp.get_text_range()
+                tp.close()
+                page.close()
+            except pdfium.PdfiumError as e:
+                raise DocumentError(f"corrupt PDF: page {i + 1} cannot be read ({e})") from None
+            lines = [_clean(ln) for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+            # a lone page number or running header line is still a line: keep numbering true to the page
+            if not any(lines):
+                continue
+            if not first_line:
+                first_line = next(ln for ln in lines if ln)
+            sections.append(Section(PARSERS["text"](lines), page=i + 1))
+        if not sections:
+            raise DocumentError("no text layer: OCR is not supported")
+        meta = {}
+        try:
+            meta = pdf.get_metadata_dict(skip_empty=True)
+        except Exception:  # metadata is a nicety; a PDF whose info dictionary is broken still reads
+            pass
+        title = _clean(meta.get("Title", "")) or first_line[:120] or path.stem
+        return Document(title, "pdf", sections)
+    finally:
+        pdf.close()
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+_DROP = {"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg", "form", "button",
+         "iframe", "head", "select", "input", "canvas", "object", "embed", "video", "audio", "map"}
+_BLOCK = {"p", "div", "section", "article", "main", "body", "ul", "ol", "li", "dl", "dt", "dd", "blockquote", "pre",
+          "table", "thead", "tbody", "tfoot", "tr", "td", "th", "figure", "figcaption", "hr", "address", "details",
+          "summary", "fieldset", "center", "caption", "html", "h1", "h2", "h3", "h4", "h5", "h6", "menu", "hgroup"}
+_CELL_BLOCKS = _BLOCK - {"td", "th", "tr", "thead", "tbody", "tfoot", "caption", "hr"}
+
+
+def _html_encoding(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    m = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", data[:4096], re.I)
+    if m:
+        enc = m.group(1).decode("ascii", "replace")
+        try:
+            "".encode(enc)
+            return enc
+        except LookupError:
+            pass
+    return "windows-1252"
+
+
+class _Blocks:
+    """Blocks in document order, numbered as paragraphs (each block is one "line")."""
+
+    def __init__(self):
+        self.blocks: list[Block] = []
+
+    def add(self, kind: str, lines: list[str], level: int = 0) -> None:
+        lines = [ln for ln in lines if ln.strip()] if kind != "code" else lines
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if not lines:
+            return
+        n = len(self.blocks) + 1
+        self.blocks.append(Block(kind, lines, n, n, level=level))
+
+
+def _is_data_table(table) -> bool:
+    """A table whose cells hold only inline content is data; one holding blocks is page layout."""
+    for el in table.iter():
+        if el is not table and isinstance(el.tag, str) and el.tag.lower() in _CELL_BLOCKS | {"table"}:
+            return False
+    return True
+
+
+def _inline_text(el) -> str:
+    """An element's text with `<br>` as a line break, scripts and the like dropped."""
+    parts: list[str] = []
+
+    def walk(e):
+        tag = e.tag.lower() if isinstance(e.tag, str) else ""
+        if tag in _DROP:
+            if e.tail:
+                parts.append(e.tail)
+            return
+        if tag == "br":
+            parts.append("\n")
+        elif e.text and tag:
+            parts.append(e.text)
+        for c in e:
+            walk(c)
+        if e.tail and e is not el:
+            parts.append(e.tail)
+
+    walk(el)
+    return "".join(parts)
+
+
+def load_html(path: Path, data: bytes) -> Document:
+    import lxml.etree
+    import lxml.html
+
+    if not data.strip():
+        raise DocumentError("empty file")
+    try:
+        parser = lxml.html.HTMLParser(encoding=_html_encoding(data), remove_comments=True, remove_pis=True)
+        root = lxml.html.document_fromstring(data, parser=parser)
+    except (lxml.etree.ParserError, ValueError) as e:
+        raise DocumentError(f"not readable as HTML ({e})") from None
+    title = ""
+    t = root.find(".//title")
+    if t is not None and t.text_content():
+        title = _clean(t.text_content())
+    body = root.find(".//body")
+    if body is None:
+        body = root
+    mains = body.findall(".//main") or body.findall(".//article")
+    top = mains[0] if len(mains) == 1 else body
+    out = _Blocks()
+    buf: list[str] = []
+
+    def flush_inline():
+        text = "".join(buf)
+        buf.clear()
+        out.add("para", [_clean(ln) for ln in text.split("\n")])
+
+    def walk(el):
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if not tag:  # comments and the like
+            return
+        if tag in _DROP:
+            return
+        if re.fullmatch(r"h[1-6]", tag):
+            flush_inline()
+            text = _clean(el.text_content())
+            if text:
+                out.add("heading", [text], level=int(tag[1]))
+            return
+        if tag == "pre":
+            flush_inline()
+            out.add("code", el.text_content().rstrip().split("\n"))
+            return
+        if tag == "table" and _is_data_table(el):
+            flush_inline()
+            rows = []
+            for tr in el.iter("tr"):
+                cells = [_clean(c.text_content()) for c in tr if isinstance(c.tag, str) and c.tag.lower() in ("td", "th")]
+                if any(cells):
+                    rows.append(" | ".join(cells))
+            cap = el.find("caption")
+            out.add("table", ([_clean(cap.text_content())] if cap is not None else []) + rows)
+            return
+        if tag in _BLOCK:
+            flush_inline()
+            if el.text:
+                buf.append(el.text)
+            for c in el:
+                walk(c)
+                if c.tail:
+                    buf.append(c.tail)
+            flush_inline()
+            return
+        # inline: its text joins the paragraph being collected
+        buf.append(_inline_text(el))
+
+    walk(top)
+    flush_inline()
+    if not title:
+        h1 = next((b for b in out.blocks if b.kind == "heading" and b.level == 1), None)
+        title = h1.lines[0] if h1 else path.stem
+    if not any(b.kind != "heading" for b in out.blocks):
+        raise DocumentError("no text in this HTML page (only markup, scripts or navigation)")
+    return Document(title, "html", [Section(out.blocks)])
+
+
+# -- Word -------------------------------------------------------------------------------------
+
+def _check_zip(data: bytes) -> None:
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DocumentError("not a Word .docx file (not a zip archive)") from None
+    with z:
+        infos = z.infolist()
+        total = sum(i.file_size for i in infos)
+        packed = sum(i.compress_size for i in infos) or 1
+        if total > ZIP_MAX_BYTES or total / packed > ZIP_RATIO:
+            raise DocumentError(
+                f"refused: its parts would inflate to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB (a zip bomb?)"
+            )
+        if "word/document.xml" not in z.namelist():
+            raise DocumentError("not a Word .docx file (no word/document.xml inside)")
+
+
+def _heading_level(style_name: str) -> int:
+    if style_name == "Title":
+        return 1
+    m = re.fullmatch(r"Heading (\d)", style_name or "")
+    return int(m.group(1)) if m else 0
+
+
+def load_docx(path: Path, data: bytes) -> Document:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    _check_zip(data)
+    try:
+        d = docx.Document(io.BytesIO(data))
+    except Exception as e:  # python-docx raises PackageNotFoundError, KeyError, lxml errors ...
+        raise DocumentError(f"not a readable Word document ({type(e).__name__}: {e})") from None
+    out = _Blocks()
+    first_heading = ""
+    try:
+        for el in d.element.body.iterchildren():
+            tag = el.tag.rsplit("}", 1)[-1]
+            if tag == "p":
+                p = Paragraph(el, d)
+                text = _clean(p.text)
+                if not text:
+                    continue
+                style = p.style.name if p.style is not None else ""
+                level = _heading_level(style)
+                if level:
+                    first_heading = first_heading or text
+                    out.add("heading", [text], level=level)
+                else:
+                    out.add("list" if style.startswith("List") else "para", [text])
+            elif tag == "tbl":
+                rows = []
+                for row in Table(el, d).rows:
+                    cells: list[str] = []
+                    for c in row.cells:  # merged cells repeat: keep each once
+                        t = _clean(c.text)
+                        if not cells or cells[-1] != t:
+                            cells.append(t)
+                    if any(cells):
+                        rows.append(" | ".join(cells))
+                out.add("table", rows)
+    except DocumentError:
+        raise
+    except Exception as e:
+        raise DocumentError(f"not a readable Word document ({type(e).__name__}: {e})") from None
+    if not any(b.kind != "heading" for b in out.blocks):
+        raise DocumentError("no text in this Word document")
+    title = _clean(d.core_properties.title or "") or first_heading or path.stem
+    return Document(title, "docx", [Section(out.blocks)])
