@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import LoadingIndicator, Markdown, Static
 
-from ...safe import line_safe
+from ...safe import line_safe, terminal_safe
 
 
 def source_label(s: dict) -> str:
@@ -54,9 +54,9 @@ class MessageView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("You" if self.role == "user" else "edge", classes="role", markup=False)
         if self.role == "user":
-            yield Static(self.text, classes="user-text", markup=False)
+            yield Static(terminal_safe(self.text), classes="user-text", markup=False)
             return
-        yield Markdown(self.text)
+        yield Markdown(terminal_safe(self.text))  # an answer can echo a document's escape codes
         if self.pending:
             yield LoadingIndicator()
         if self.stopped:
@@ -74,7 +74,7 @@ class MessageView(Vertical):
             self.pending = False
             for ind in self.query(LoadingIndicator):
                 ind.remove()
-        self.query_one(Markdown).update(text)
+        self.query_one(Markdown).update(terminal_safe(text))
 
     def finish(self, stats: str, *, stopped: bool = False, error: str = "", sources: list[dict] = ()) -> None:
         self.pending = False
