@@ -107,6 +107,7 @@ FAMILIES = {
     # family -> model name in the catalog; each family's template markers must stay the only
     # special tokens. More families (Qwen, ChatML too) are added here as their models ship.
     "smollm2-chatml": "smollm2-135m-instruct-q4_1",
+    "qwen2.5-chatml": "qwen2.5-coder-0.5b-instruct-q4_k_m",
 }
 
 
@@ -115,8 +116,13 @@ def chat_engine(request, pulled_models):
     from edge.llm import Engine
     from edge.models import ModelStore
 
+    from edge.errors import ModelNotFound
+
     store = ModelStore(pulled_models.parent)
-    path = store.path(store.get(FAMILIES[request.param]))
+    try:
+        path = store.path(store.get(FAMILIES[request.param]))
+    except ModelNotFound:  # not (yet) in the catalog: its file, if one was put in the models folder
+        path = pulled_models / f"{FAMILIES[request.param]}.gguf"
     if not path.is_file():
         pytest.skip(f"{FAMILIES[request.param]} is not pulled")
     e = Engine(path, n_ctx=4096, n_threads=2)
@@ -220,6 +226,15 @@ def test_tiny_gguf_tokenizer_with_bos_equality_and_injection(tmp_path):
 
 
 # -- 2. terminal escape codes from documents --------------------------------------------------
+
+def test_terminal_safe_shows_controls_and_keeps_lines_where_asked():
+    from edge.safe import line_safe, terminal_safe
+
+    assert terminal_safe("a\x1b[2Jb\x07c\x9bd\u202ee\x00f\rg") == "a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\x00f\\rg"
+    assert terminal_safe("line 1\r\n\tline 2\n") == "line 1\n\tline 2\n"  # text keeps its lines and tabs
+    assert line_safe("name\nwith\x1b]0;t\x07") == "name\\nwith\\x1b]0;t\\x07"  # one entry, one line
+    assert terminal_safe("Grüße, 日本語, emoji 🙂, [bold]") == "Grüße, 日本語, emoji 🙂, [bold]"
+
 
 EVIL_NAME = "ti\x1b]0;PWNED\x07tle.md"
 EVIL_TEXT = ("# Wiring \x1b[2J\x1b[H heading\n\nThe fuse \x1b]0;retitled\x07 is rated 30 A; \x9b31m red "
