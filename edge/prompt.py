@@ -76,8 +76,9 @@ def format_user_message(question: str, passages: Sequence[Passage]) -> str:
 
 
 # Stands in for each message's content while the template is rendered, so that what the template
-# wrote can be told from what the user, the documents or the history wrote. Private-use characters:
-# no template touches them, and content holding them is caught by the check in `_pieces`.
+# wrote can be told from what the user, the documents or the history wrote. The stand-ins replace
+# the content entirely (content cannot fake one), and the pieces are checked to join up to the
+# real rendering before they are used.
 _SENTINEL = "\ue000edge-content-{}\ue001"
 
 
