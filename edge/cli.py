@@ -166,7 +166,7 @@ def cmd_doctor(args) -> int:
     print(f"data: {rep.info['home']}")
     for c in rep.checks:
         mark = "ok  " if c.ok else "FAIL"
-        print(f"[{mark}] {c.name}: {c.detail}" + (f"  -> {c.fix}" if c.fix and not c.ok else ""))
+        print(line_safe(f"[{mark}] {c.name}: {c.detail}" + (f"  -> {c.fix}" if c.fix and not c.ok else "")))
     if not rep.ok:
         print("edge: doctor found problems (see FAIL lines)", file=sys.stderr)
     return 0 if rep.ok else 1
@@ -367,16 +367,16 @@ def cmd_models_remove(args) -> int:
 
 def _gen_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", help="model name (see `edge models list`); default: the size chosen for this device (`edge models choose`)")
-    p.add_argument("--max-tokens", type=int, help="most tokens to generate (default 512)")
-    p.add_argument("--temperature", "-t", type=float, help="sampling temperature; 0 = greedy, deterministic (default 0)")
+    p.add_argument("--max-tokens", type=int, help="most tokens to generate, at least 1 (default 512)")
+    p.add_argument("--temperature", "-t", type=float, help="sampling temperature from 0 to 2; 0 = greedy, deterministic (default 0)")
     p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
-    p.add_argument("--ctx", type=int, help="context window in tokens (default 2048)")
+    p.add_argument("--ctx", type=int, help="context window in tokens, 128 to 131072 (default 2048)")
     p.add_argument("--seed", type=int, help="random seed (default 42)")
     p.add_argument("--system", help="system prompt to use instead of the default")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--rag", dest="rag", action="store_true", default=None, help="answer from the document index, with citations")
     g.add_argument("--no-rag", dest="rag", action="store_false", help="answer from the model alone (default)")
-    p.add_argument("--k", type=int, help="passages to retrieve with --rag (default 4)")
+    p.add_argument("--k", type=int, help="passages to retrieve with --rag, 1 to 100 (default 4)")
     p.add_argument("--index", help="document index file (default $EDGE_HOME/index.db)")
 
 
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EdgeError as e:
-        print(f"edge: error: {e}", file=sys.stderr)
+        print(f"edge: error: {line_safe(str(e))}", file=sys.stderr)  # one line, whatever a path in it holds
         return e.exit_code
     except KeyboardInterrupt:
         print("edge: interrupted", file=sys.stderr)
@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as e:  # disk full, permissions: still one line
-        print(f"edge: error: {e.strerror or e}" + (f": {e.filename}" if getattr(e, "filename", None) else ""), file=sys.stderr)
+        print(line_safe(f"edge: error: {e.strerror or e}" + (f": {e.filename}" if getattr(e, "filename", None) else "")), file=sys.stderr)
         return 1
 
 

@@ -138,6 +138,13 @@ def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool
             # read-only media: a WAL file whose -shm cannot be made there
             conn = _open(path, readonly=True, immutable=True, timeout_s=timeout_s)
     else:
+        # SQLite opens a file it may not write read-only without a word, then fails mid-way;
+        # say so first. The folder must be writable too, for the -wal and -shm files.
+        for p in (path, path.parent):
+            if not os.access(p, os.W_OK):
+                raise StorageError(f"the {kind.name} {path} is read-only ({'the file' if p == path else 'its folder'} cannot "
+                                   "be written): commands that only read it work; to change it, make it writable or "
+                                   "copy it somewhere writable and pass --index")
         conn = _open(path, readonly=False, timeout_s=timeout_s)
     conn.edge_kind = kind
     try:
@@ -164,12 +171,10 @@ def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool
 
 def _check_kind(conn, path: Path, kind: Kind, *, readonly: bool) -> None:
     """Refuse a file that is not `kind` before anything is written to it."""
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except StorageError as e:
-        raise StorageError(_damaged(path, kind, e)) from None
+    # (errors here are already StorageErrors naming the file: damaged, locked, unreadable)
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if app_id not in (0, kind.app_id):
         raise StorageError(f"{path} is not an edge {kind.name} (it belongs to another application, id {app_id}); "
                            "it was left untouched")
@@ -236,7 +241,10 @@ def translate(e: Exception, path: Path | None, kind: Kind | None) -> StorageErro
     if "disk i/o error" in low:
         return StorageError(f"could not read or write {what} (disk I/O error: a full or failing disk, or a file size "
                             "limit): the change was rolled back; check the disk and run the command again")
-    if any(w in low for w in ("malformed", "not a database", "corrupt", "blob read error", "no such table")):
+    if "unable to open" in low:
+        return StorageError(f"cannot open {what} ({msg}): check that it and its folder exist and can be read "
+                            "(and written, to change it)")
+    if any(w in low for w in ("malformed", "not a database", "corrupt", "blob read error")) or ("no such table" in low and kind):
         fix = kind.rebuild.format(path=path) if kind else "restore it from a backup"
         return StorageError(f"{what} is damaged ({msg}): {fix}")
     return StorageError(f"{what}: {msg}")

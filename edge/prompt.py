@@ -265,8 +265,9 @@ def _header_of(units: list[_Unit], j: int) -> int | None:
         return None
     return next((k for k, v in enumerate(units) if v.line == t), None)
 # Stands in for each message's content while the template is rendered, so that what the template
-# wrote can be told from what the user, the documents or the history wrote. Private-use characters:
-# no template touches them, and content holding them is caught by the check in `_pieces`.
+# wrote can be told from what the user, the documents or the history wrote. The stand-ins replace
+# the content entirely (content cannot fake one), and the pieces are checked to join up to the
+# real rendering before they are used.
 _SENTINEL = "\ue000edge-content-{}\ue001"
 
 

@@ -107,6 +107,7 @@ FAMILIES = {
     # family -> model name in the catalog; each family's template markers must stay the only
     # special tokens. More families (Qwen, ChatML too) are added here as their models ship.
     "smollm2-chatml": "smollm2-135m-instruct-q4_1",
+    "qwen2.5-chatml": "qwen2.5-coder-0.5b-instruct-q4_k_m",
 }
 
 
@@ -115,8 +116,13 @@ def chat_engine(request, pulled_models):
     from edge.llm import Engine
     from edge.models import ModelStore
 
+    from edge.errors import ModelNotFound
+
     store = ModelStore(pulled_models.parent)
-    path = store.path(store.get(FAMILIES[request.param]))
+    try:
+        path = store.path(store.get(FAMILIES[request.param]))
+    except ModelNotFound:  # not (yet) in the catalog: its file, if one was put in the models folder
+        path = pulled_models / f"{FAMILIES[request.param]}.gguf"
     if not path.is_file():
         pytest.skip(f"{FAMILIES[request.param]} is not pulled")
     e = Engine(path, n_ctx=4096, n_threads=2)
@@ -220,6 +226,15 @@ def test_tiny_gguf_tokenizer_with_bos_equality_and_injection(tmp_path):
 
 
 # -- 2. terminal escape codes from documents --------------------------------------------------
+
+def test_terminal_safe_shows_controls_and_keeps_lines_where_asked():
+    from edge.safe import line_safe, terminal_safe
+
+    assert terminal_safe("a\x1b[2Jb\x07c\x9bd\u202ee\x00f\rg") == "a\\x1b[2Jb\\x07c\\x9bd\\u202ee\\x00f\\rg"
+    assert terminal_safe("line 1\r\n\tline 2\n") == "line 1\n\tline 2\n"  # text keeps its lines and tabs
+    assert line_safe("name\nwith\x1b]0;t\x07") == "name\\nwith\\x1b]0;t\\x07"  # one entry, one line
+    assert terminal_safe("Grüße, 日本語, emoji 🙂, [bold]") == "Grüße, 日本語, emoji 🙂, [bold]"
+
 
 EVIL_NAME = "ti\x1b]0;PWNED\x07tle.md"
 EVIL_TEXT = ("# Wiring \x1b[2J\x1b[H heading\n\nThe fuse \x1b]0;retitled\x07 is rated 30 A; \x9b31m red "
@@ -328,6 +343,21 @@ def test_the_chat_source_viewer_and_conversation_list_show_escape_codes_visibly(
             app.push_screen(ConversationsScreen(ChatStore(_isolated_home / "chats.db")))
             await pilot.pause()
             no_raw(str(app.screen.query_one(OptionList).get_option_at_index(0).prompt))
+            app.pop_screen()
+            # a question, and an answer that echoes a document's escape codes, as the chat shows them
+            from textual.widgets import Markdown
+
+            from edge.tui.widgets.message import MessageView
+
+            user, answer = MessageView("user", "hi \x1b[31m"), MessageView("assistant", pending=True)
+            await app.screen.mount_all([user, answer])
+            answer.set_text("It says \x1b]0;PWNED\x07 and \x1b[2J")
+            answer.finish("stats", sources=sources)
+            await pilot.pause()
+            md = answer.query_one(Markdown)
+            no_raw(str(user.query_one(".user-text").render()), getattr(md, "source", None) or md._markdown,
+                   str(answer.query_one(".sources").render()))
+            assert "\\x1b]0;PWNED\\x07" in (getattr(md, "source", None) or md._markdown)
 
     asyncio.run(go())
 
@@ -376,7 +406,7 @@ def test_a_fifo_is_skipped_with_a_reason_never_opened(real_home, tmp_path):
     docs.mkdir()
     os.mkfifo(docs / "x.md")
     (docs / "ok.md").write_text("# Ok\n\nFine text.\n")
-    p = run_edge("index", "add", str(docs), "--quiet", timeout=60)  # it used to hang here for ever
+    p = run_edge("index", "add", str(docs), timeout=60)  # it used to hang here for ever
     assert p.returncode == 0, p.stderr
     assert "FIFO" in p.stderr and "x.md" in p.stderr
     p = run_edge("index", "add", str(docs / "x.md"), "--json", timeout=60)
@@ -490,7 +520,7 @@ def test_an_index_on_read_only_media_can_be_read_but_not_written(real_home, tmp_
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text("# Fuses\n\nThe winch fuse is rated 40 A.\n")
-    with small_mount(tmp_path / "media") as media:
+    with small_mount(tmp_path / "media", size="16m") as media:
         index = media / "index.db"
         index_docs(index, docs)
         before = sha(index)
@@ -552,27 +582,32 @@ def test_a_write_lock_held_too_long_is_one_line_naming_the_holder(real_home, tmp
 
 @pytest.mark.real
 def test_a_full_disk_is_one_line_and_nothing_is_half_written(real_home, tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
+    first, more = tmp_path / "first", tmp_path / "more"
+    first.mkdir()
+    more.mkdir()
+    (first / "keep.md").write_text("# Keep\n\nThe winch fuse is rated 40 A.\n")
     words = "battery inverter charge controller fuse busbar torque terminal cable panel".split()
-    for i in range(12):  # ~60 chunks: more than a 256 KB disk holds
+    for i in range(12):  # ~70 chunks, ~40 KB of text: more than the disk has left
         body = "\n\n".join(" ".join(words[(i + j + k) % len(words)] for k in range(60)) + f" item {i}-{j}." for j in range(6))
-        (docs / f"d{i:02d}.md").write_text(f"# Document {i}\n\n{body}\n")
-    with small_mount(tmp_path / "small", size="256k") as small:
+        (more / f"d{i:02d}.md").write_text(f"# Document {i}\n\n{body}\n")
+    index_docs(tmp_path / "index.db", first)
+    size_kb = (tmp_path / "index.db").stat().st_size // 1024
+    with small_mount(tmp_path / "small", size=f"{size_kb + 96}k") as small:
         index = small / "index.db"
-        p = run_edge("index", "add", str(docs), "--index", str(index), "--quiet", timeout=300)
+        shutil.copy(tmp_path / "index.db", index)
+        p = run_edge("index", "add", str(more), "--index", str(index), "--quiet", timeout=300)
         line = one_line_error(p, 1)
         assert "space" in line or "full" in line or "I/O" in line, line
         c = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
         assert c.execute("pragma integrity_check").fetchone()[0] == "ok"
-        n_docs = c.execute("select count(*) from documents").fetchone()[0]
+        paths = [Path(r[0]).name for r in c.execute("select path from documents")]
+        assert "keep.md" in paths and len(paths) < 13  # what was there is still there; the rest did not fit
         # every stored document has all its chunks: nothing half-written
         for n_chunks, have in c.execute("select n_chunks, (select count(*) from chunks where doc_id = d.id) from documents d"):
             assert n_chunks == have
-        assert n_docs < 12
         c.close()
-        p = run_edge("index", "list", "--index", str(index))
-        assert p.returncode == 0 and "Traceback" not in p.stderr
+        p = run_edge("index", "search", "winch fuse", "--index", str(index))
+        assert p.returncode == 0 and "keep.md" in p.stdout, p.stderr
 
 
 def _scribble(path: Path) -> None:

@@ -224,7 +224,8 @@ def _split_block(b: Block, fits: Callable[[str], bool]) -> list[Block]:
         s = out[0].text
         step = max(16, len(s) // 2)
         return [piece for k in range(0, len(s), step) for piece in _split_block(Block(b.kind, [s[k : k + step]], b.start, b.end), fits)] if len(s) > 16 else out
-    return out
+    # a sentence still too long: cut by words (a word by characters); each piece is shorter than b
+    return [piece for o in out for piece in ([o] if fits(o.text) else _split_block(o, fits))]
 
 
 def chunk_lines(

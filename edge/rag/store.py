@@ -490,6 +490,8 @@ class Index:
 
     def sync(self, folder: str | Path, *, progress=None) -> AddReport:
         """Add new and changed files under `folder`, and drop documents whose files vanished."""
+        if not str(folder).strip():
+            raise UsageError("name the folder to sync (an empty path would mean the current folder)")
         root = Path(folder).expanduser()
         if not root.is_dir():
             raise EdgeError(f"{folder}: not a folder")

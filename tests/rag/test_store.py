@@ -95,14 +95,16 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(embedder, tmp_path, monke
     (d / "secret.md").write_text("# Secret\n\nhidden\n")
     (d / "image.png").write_bytes(b"\x89PNG")
     (d / "loop").symlink_to(d)  # a symbolic link loop
-    real_read = Path.read_bytes
+    import os
 
-    def read_bytes(self):
-        if self.name == "secret.md":  # root can read anything: simulate an unreadable file
+    real_open = os.open
+
+    def os_open(path, *a, **kw):
+        if Path(path).name == "secret.md":  # root can read anything: simulate an unreadable file
             raise PermissionError(13, "Permission denied")
-        return real_read(self)
+        return real_open(path, *a, **kw)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", os_open)
     idx = Index(tmp_path / "i.db", embedder)
     rep = idx.add([d, tmp_path / "nope"])
     by = {Path(o.path).name: o for o in rep.outcomes}

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import LoadingIndicator, Markdown, Static
 
-from ...safe import line_safe
+from ...safe import line_safe, terminal_safe
 
 
 def source_label(s: dict) -> str:
@@ -56,9 +56,9 @@ class MessageView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("You" if self.role == "user" else "edge", classes="role", markup=False)
         if self.role == "user":
-            yield Static(self.text, classes="user-text", markup=False)
+            yield Static(terminal_safe(self.text), classes="user-text", markup=False)
             return
-        yield Markdown(self.text)
+        yield Markdown(terminal_safe(self.text))  # an answer can echo a document's escape codes
         if self.pending:
             yield LoadingIndicator()
         if self.stopped:
@@ -74,7 +74,7 @@ class MessageView(Vertical):
         """Show `text` as the whole answer (parsed once: a stored answer, or a final correction)."""
         self.text = text
         self._first_text()
-        self.query_one(Markdown).update(text)
+        self.query_one(Markdown).update(terminal_safe(text))
 
     async def append(self, text: str) -> None:
         """Add a piece of a streamed answer. Only the Markdown from the last block on is parsed
@@ -86,7 +86,9 @@ class MessageView(Vertical):
         self._first_text()
         if self._stream is None:
             self._stream = Markdown.get_stream(self.query_one(Markdown))
-        await self._stream.write(text)
+        # a model can echo escape sequences too: shown, never sent to the terminal (a sequence split
+        # across pieces is harmless: its ESC is what is made visible)
+        await self._stream.write(terminal_safe(text))
 
     async def end_stream(self) -> None:
         """Wait until every appended piece is drawn."""
