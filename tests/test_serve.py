@@ -437,6 +437,9 @@ def test_queue_limit_disconnect_and_flood(serve_home):
         b.join(30)
         assert result["b"][0] == 200 and time.time() - t0 < 5  # A alone had ~1500 tokens (>10 s) to go
         s.wait_log(lambda line: "POST /v1/chat/completions 499" in line)
+        deadline = time.time() + 2  # B's answer is sent a moment before the worker marks itself idle
+        while s.get("/health")[2]["busy"] and time.time() < deadline:
+            time.sleep(0.02)
         assert s.get("/health")[2]["busy"] is False
 
         # the same for a client that goes away while waiting for a whole (not streamed) answer
