@@ -44,7 +44,9 @@ def cmd_ask(args) -> int:
         from .rag import open_retriever
 
         retriever = open_retriever(s)
-    a = Assistant(s, retriever=retriever, log=lambda m: print(f"edge: {m}", file=sys.stderr))
+    # the one-time measurement of the model sizes says what it does to a person at a terminal; a script's
+    # stderr stays for errors
+    a = Assistant(s, retriever=retriever, log=(lambda m: print(f"edge: {m}", file=sys.stderr)) if sys.stderr.isatty() else None)
     if args.json:
         ans = a.ask(args.question, rag=rag, ignore_eos=args.ignore_eos)
         print_json(ans.to_dict())
