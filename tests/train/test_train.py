@@ -225,7 +225,7 @@ def test_models_build_and_ask_work_without_torch(real_home, tmp_path):
     built = json.loads(p.stdout)
     assert {b["name"] for b in built} == {"edge-ft-q8_0", "edge-ft-q4_0", "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"}
     print(f"edge models build took {took:.1f}s (process start included)")
-    p = subprocess.run([sys.executable, "-m", "edge", "ask", "Say hello in one short sentence.", "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    p = subprocess.run([sys.executable, "-m", "edge", "ask", "Say hello in one short sentence.", "--json", "--model", "edge-ft-q8_0"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["model"] == "edge-ft-q8_0" and out["mode"] == "ft" and out["answer"].strip()
