@@ -382,6 +382,7 @@ def test_a_store_that_fails_to_write_does_not_take_the_chat_down(real_home):
             await wait_until(pilot, lambda: finished(app), what="the answer")
             assert answers(app)[0].text.strip() and app.is_running
             notes = [n.message for n in app._notifications]
-            assert any("could not save the question" in m and "disk is full" in m for m in notes), notes
+            # the user is told (the question's or the answer's failed save, whichever the chat reports)
+            assert any("could not save the" in m and "disk is full" in m for m in notes), notes
 
     run(go())
