@@ -699,6 +699,19 @@ def test_a_symlink_loop_is_called_a_loop(tmp_path):
     assert got["gone.md"] == "broken symbolic link"
 
 
+
+def test_removing_a_symlink_loop_is_not_an_error(tmp_path):
+    """Removing a looping link removes nothing and raises nothing (Path.resolve() raised here)."""
+    from edge.rag.store import Index, real_path
+
+    (tmp_path / "loop.md").symlink_to("loop.md")
+    assert real_path(tmp_path / "loop.md").endswith("loop.md")
+    idx = Index(tmp_path / "index.db")
+    try:
+        assert idx.remove(tmp_path / "loop.md") == []
+    finally:
+        idx.close()
+
 @pytest.mark.real
 def test_a_long_system_prompt_is_named_as_the_problem(real_home):
     line = one_line_error(run_edge("ask", "hi", "--system", "Answer carefully. " * 1200, "--ctx", "1024"), 2)

@@ -470,7 +470,7 @@ class Index:
         """Remove a document, or every document under a folder; returns the paths removed."""
         if not str(path).strip():
             raise UsageError("name the file or folder to remove (an empty path would match everything under the current folder)")
-        p = str(Path(path).expanduser().resolve(strict=False))
+        p = real_path(path)
         rows = self.conn.execute(
             "SELECT id, path FROM documents WHERE path = ? OR path LIKE ? ESCAPE '\\'",
             (p, _like_prefix(p.rstrip(os.sep) + os.sep)),
@@ -503,6 +503,12 @@ class Index:
             if not Path(dpath).is_file() or kind_of(Path(dpath)) is None:
                 rep.removed.extend(self.remove(dpath))
         return rep
+
+
+def real_path(path: str | Path) -> str:
+    """The absolute path with symbolic links resolved as far as they go. Unlike Path.resolve(),
+    a symbolic link loop is not an error here: the looping part is kept as written."""
+    return os.path.realpath(os.path.expanduser(str(path)))
 
 
 def _like_prefix(prefix: str) -> str:

@@ -100,9 +100,9 @@ def watch(
     Returns the number of watched paths that vanished (0: all went well)."""
     import watchfiles
 
-    from .store import _like_prefix
+    from .store import _like_prefix, real_path
 
-    roots = [Path(p).expanduser().resolve() for p in paths]
+    roots = [Path(real_path(p)) for p in paths]
     lost = 0
     for r in roots:
         t0 = time.perf_counter()
