@@ -228,7 +228,7 @@ class SettingsScreen(Modal):
                 with Vertical():
                     yield Label("Max tokens per answer")
                     yield Input(str(s.max_tokens), id="max_tokens", type="integer")
-            yield Label("System prompt")
+            yield Label("System prompt (leave empty for the default of the model and mode)")
             yield TextArea(s.system_prompt, soft_wrap=True, id="system_prompt")
             yield Static("", classes="error", id="error", markup=False)
             with Horizontal(classes="buttons"):
@@ -255,9 +255,7 @@ class SettingsScreen(Modal):
             raise ValueError(f"max tokens: {raw_m!r} is not a whole number") from None
         if not 1 <= m <= self.settings.n_ctx:
             raise ValueError(f"max tokens must be between 1 and the context size, {self.settings.n_ctx}")
-        sp = self.query_one("#system_prompt", TextArea).text.strip()
-        if not sp:
-            raise ValueError("the system prompt cannot be empty")
+        sp = self.query_one("#system_prompt", TextArea).text.strip()  # empty: the default for the model and mode
         for k, v in (("temperature", t), ("max_tokens", m), ("system_prompt", sp)):
             if v != getattr(self.settings, k):
                 out[k] = v
