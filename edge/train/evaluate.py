@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REFUSALS = ("don't say", "doesn't say", "does not say", "do not say", "don't know", "do not know", "not mentioned",
-            "no information", "not specified", "not stated", "doesn't mention", "don't mention", "does not mention")
+from ..grounding import ABSTENTIONS, is_abstention, norm  # noqa: F401 (norm: used here and by callers)
 
-
-def norm(s: str) -> str:
-    """Compare loosely on form, strictly on content: NFKC, case, spacing, the N·m dot, thousands commas."""
-    s = unicodedata.normalize("NFKC", s).casefold()
-    s = s.replace("’", "'").replace("·", "").replace("⋅", "").replace("–", "-").replace("—", "-")
-    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
-    return re.sub(r"\s+", "", s)
+# One notion of a refusal and of equal text, shared with the answer check (edge/grounding.py): the
+# benchmark and the check must not disagree on what an answer said. (Re-scoring the 1,640 answers of
+# the last full benchmark gave the same 391 right answers with this module's former copies.)
+REFUSALS = ABSTENTIONS
 
 
 def correct(answer: str, item: dict, *, key: str = "contains") -> bool:
     if item["category"] == "unanswerable":
-        a = answer.casefold().replace("’", "'")
-        return any(r in a for r in REFUSALS)
+        return is_abstention(answer)
     a = norm(answer)
     return all(norm(c) in a for c in item[key])
 
