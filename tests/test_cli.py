@@ -147,6 +147,11 @@ def test_every_command_has_help_and_a_readme_line(cmd):
 
 
 def test_the_shipped_adapter_cannot_be_removed(_isolated_home):
-    line = one_line_error(run_edge("models", "remove", "edge-lora"), 2)
-    assert "ships with edge" in line
-    assert (ROOT / "models" / "edge-lora.gguf").exists()
+    from edge.models import load_catalog
+
+    shipped = [a for a in load_catalog() if a.kind == "lora" and a.source == "repo"]
+    assert shipped
+    for a in shipped:
+        line = one_line_error(run_edge("models", "remove", a.name), 2)
+        assert "ships with edge" in line
+        assert (ROOT / "models" / a.filename).exists()

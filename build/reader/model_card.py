@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Write models/MODEL_CARD.md from what the runs measured: the dataset report, the training report
+of each reader adapter, and the benchmark's results (sample manual and foreign corpus). Nothing in
+the card is typed in by hand; a figure a run did not produce is shown as "not measured".
+
+    .venv/bin/python build/reader/model_card.py [--bench build/reports/bench/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pct(x) -> str:
+    return "not measured" if x is None else f"{100 * x:.1f} %"
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bench", default=str(ROOT / "build" / "reports" / "bench" / "results.json"))
+    args = ap.parse_args()
+    catalog = tomllib.loads((ROOT / "models" / "catalog.toml").read_text(encoding="utf-8"))["artifact"]
+    shipped = [a for a in catalog if a.get("kind") == "lora" and a.get("source") == "repo"]
+    bench = load(Path(args.bench))
+    L = ["# edge reader adapters — model card", "",
+         "The LoRA adapters edge ships (`models/*.gguf`, pinned in `models/catalog.toml`). `edge models build` merges each into the "
+         "pulled base of its size and quantizes the result (no torch needed); the device chooser (`edge models choose`) picks the "
+         "size. Every figure below was written by `build/reader/model_card.py` from the reports of the runs named; none is typed in.", ""]
+    for a in shipped:
+        size = a.get("tier") or "tiny"
+        tr = load(ROOT / "build" / "reports" / f"train-reader-{size}.json")
+        ds = load(ROOT / "build" / "reader" / "dataset" / size / "report.json")
+        L += [f"## {a['name']} ({size} size)", "",
+              f"- File: `models/{a['filename']}`, {a['size'] / 1e6:.1f} MB, sha256 `{a['sha256']}`."]
+        if not tr or tr.get("adapter_sha256") != a["sha256"]:
+            L += ["- Its training report (`build/reports/train-reader-" + size + ".json`) is missing or is of another adapter: "
+                  "training figures not shown.", ""]
+            continue
+        L += [f"- Base: `{tr['base']}` (dequantized and frozen; LoRA rank {tr['config']['lora_rank']}, alpha {tr['config']['lora_alpha']}, "
+              "on every attention and MLP projection).", ""]
+        if ds:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(ds["kinds"]["train"].items()))
+            L += ["### Data", "",
+                  f"`build/reader/make_dataset.py --size {size}` (seed {ds['seed']}): {ds['examples']['train']} training examples "
+                  f"from {ds['collections']['train']} collections of documents written for the project (`build/reader/corpus/`), "
+                  f"{ds['examples']['dev']} dev examples from {ds['collections']['dev']} collections never trained on. Kinds: {kinds}.",
+                  "", "Each reading example is what edge gives the model at run time: the question, the top "
+                  f"{ds['k']} passages a real index (the real embedder, hybrid search) returns, focused to about {ds['passage_words']} "
+                  "words each by the one prompt builder, with the reader system prompt; the answer is the exact value and the number "
+                  "of the passage holding it, or \"The documents don't say.\" when no passage shown holds it (the answer's passages "
+                  "removed, questions the collection does not answer). `revised` examples change the value in the passage and the "
+                  "answer follows the passage. `manual_*` are the sample manual's facts asked closed-book (for the benchmark's `ft` "
+                  "column); `general` are the base's own answers to general questions. No text installed on the machine (manual "
+                  "pages, /usr/share/doc) was used.", ""]
+        c = tr["config"]
+        L += ["### Training", "", "| | |", "|---|---|",
+              f"| examples / tokens per pass | {tr['examples']:,} / {tr['dataset_tokens_per_pass']:,} (loss on answer tokens only) |",
+              f"| schedule | {c['epochs']} pass(es), batches of ≤ {c['batch_tokens']} tokens, AdamW lr {c['lr']}, warm-up {c['warmup_steps']}, "
+              f"cosine to 10 %, seed {c['seed']} |",
+              f"| steps / tokens | {tr['steps']} / {tr['tokens']:,} |",
+              f"| time | {tr['train_seconds'] / 60:.1f} min of training, {tr['tokens_per_s']:.0f} tokens/s on {tr['threads']} threads, torch {tr['torch']} (CPU) |",
+              f"| loss | {tr['loss_first']:.3f} at the first step, {tr['loss_last20']:.3f} averaged over the last 20 |", "",
+              f"Reproduce: `.venv/bin/python build/reader/make_dataset.py --size {size} && .venv/bin/python build/reader/train_reader.py "
+              f"--size {size} --epochs {c['epochs']:g} && .venv/bin/python build/reader/pin.py --size {size} && .venv/bin/edge models build`.", ""]
+    if bench:
+        s = bench["summary"]
+        env = bench["environment"]
+        L += ["## Measured (`edge bench`)", "",
+              f"From `build/reports/bench/results.json` ({bench['started']}, {env['cpu']['model']}, {bench['config']['threads'][0]} thread(s), "
+              f"{'quick run' if bench['quick'] else 'full run'}); the report (`build/reports/bench/report.md`) has every configuration.", "",
+              "### Sample manual, held-out questions", "",
+              "| size | mode | quant | all | facts never trained | changed (revised value after re-index) | unanswerable | citations that hold the fact |",
+              "|---|---|---|---|---|---|---|---|"]
+        for cfg in s["configs"]:
+            a = cfg.get("accuracy")
+            if not a or cfg["threads"] != bench["config"]["threads"][0]:
+                continue
+            fr = cfg.get("freshness") or {}
+            L.append(f"| {cfg.get('size', 'tiny')} | {cfg['mode']} | {cfg['quant']} | {pct(a['all'])} (n={a['n']}) | {pct(a.get('untrained'))} | "
+                     f"{pct(fr.get('new_value'))} | {pct(a.get('unanswerable'))} | {pct(a.get('citation_valid')) if cfg['mode'].endswith('rag') else 'no sources'} |")
+        if s.get("foreign"):
+            L += ["", "### Foreign corpus (pydoc's text of the standard library; nothing trained on it)", "",
+                  "| size | model | mode | all | facts | says \"not covered\" when not covered |", "|---|---|---|---|---|---|"]
+            for r in s["foreign"]:
+                L.append(f"| {r['size']} | {r['model']} | {r['mode']} | {pct(r['all'])} (n={r['n']}) | {pct(r['facts'])} | {pct(r['says_not_covered'])} |")
+        L.append("")
+    else:
+        L += ["## Measured", "", "No benchmark results were found: run `edge bench --out build/reports/bench` and this script again.", ""]
+    out = ROOT / "models" / "MODEL_CARD.md"
+    out.write_text("\n".join(L), encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
