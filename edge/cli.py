@@ -309,6 +309,7 @@ def cmd_bench(args) -> int:
         cfg.sizes = sizes
     if args.max_tokens:
         cfg.max_tokens = args.max_tokens
+    cfg.foreign = not args.no_foreign
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
     res = run_bench(s, cfg, log=log)
     out = Path(args.out)
@@ -502,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure retrieval vs fine-tuning on this machine (latency, accuracy, freshness)",
                        description="Benchmark the modes base, base+rag, ft and ft+rag for every installed model size (ft where a "
                        "fine-tuned build of that size exists), across quantizations and thread counts: "
-                       "latency by stage, accuracy on the held-out set, freshness after a document revision, peak memory, and raw "
+                       "latency by stage, accuracy on the held-out set, freshness after a document revision, peak memory, "
+                       "answers with retrieval over a held-out foreign corpus (build/foreign/: documents no model was trained on), and raw "
                        "llama.cpp as a baseline. Writes results.json, report.md and PNG charts to --out.")
     b.add_argument("--out", default="bench-out", help="output folder (default ./bench-out)")
     b.add_argument("--quick", action="store_true", help="a few questions per mode, Q8_0 only: a few minutes (what CI runs)")
@@ -510,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quants", help="comma-separated quantizations built by `edge models build` (default q8_0,q4_0)")
     b.add_argument("--sizes", help="comma-separated model sizes to measure: tiny,small,large (default: every installed size)")
     b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
+    b.add_argument("--no-foreign", action="store_true", help="skip the foreign corpus (every size's base and fine-tuned model with retrieval)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_bench)
 

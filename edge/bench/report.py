@@ -46,6 +46,28 @@ def sizes_table(res: dict) -> list[str]:
     return L + [""]
 
 
+def foreign_table(res: dict) -> list[str]:
+    """Answers over documents nobody trained on: each size's base and fine-tuned model, same passages."""
+    rows = res["summary"].get("foreign")
+    if not rows:
+        return []
+    fr = res["foreign"]
+    L = ["## Held-out foreign corpus: documents no model was trained on", "",
+         f"{fr['index']['documents']} modules of the Python standard library as rendered by `pydoc` (`build/foreign/`), indexed in "
+         f"{fr['index']['build_seconds']:.1f} s; {fr['n']} questions, each answered with retrieval (k = 4, focused passages). A fact "
+         "is right when the answer holds the expected exact string; a question the corpus does not answer is right when the answer "
+         "says the documents don't say. Base and fine-tuned models of a size get the same passages.", "",
+         "| size | model | mode | all | facts | says \"not covered\" when not covered | citations that hold the fact | fine-tuned ÷ base (facts) |",
+         "|---|---|---|---|---|---|---|---|"]
+    base = {(r["size"], r["quant"]): r for r in rows if r["mode"] == "base+rag"}
+    for r in rows:
+        b = base.get((r["size"], r["quant"]))
+        ratio = (f"{r['facts'] / b['facts']:.2f}×" if b and b["facts"] else "—") if r["mode"] == "ft+rag" else ""
+        L.append(f"| {r['size']} | {r['model']} | {r['mode']} | {_pct(r['all'])} (n={r['n']}) | {_pct(r['facts'])} (n={r['n_facts']}) | "
+                 f"{_pct(r['says_not_covered'])} (n={r['n_unanswerable']}) | {_pct(r['citation_valid'])} of {r['citations']} | {ratio} |")
+    return L + [""]
+
+
 def markdown(res: dict) -> str:
     s = res["summary"]
     cfg = res["config"]
@@ -62,6 +84,7 @@ def markdown(res: dict) -> str:
           f"(`results.json` holds every individual run), made by edge at commit `{env.get('commit') or 'unknown'}`. Main configuration: {q0.upper()}, {t0} thread(s), greedy decoding, "
           f"answers of at most {cfg['max_tokens']} tokens.", ""]
     L += sizes_table(res)
+    L += foreign_table(res)
     L += ["## The comparison" + (f" ({size0} size)" if size0 else ""), "", "| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
 
     def row(label, fn):
@@ -125,6 +148,18 @@ def markdown(res: dict) -> str:
     L.append(f"| retrieval ≤ 5 % of TTFT (rag modes) | {100 * min(shares):.1f} – {100 * max(shares):.1f} % | {'yes' if shares and max(shares) <= 0.05 else 'no'} |" if shares else "| retrieval share | — | — |")
     L.append(f"| process start → first token of `edge ask` ≤ 1.5 s ({res['startup']['model']}) | p50 {_f(st['p50'], '{:.2f}')} s (n={st['n']}) | {'yes' if st['p50'] is not None and st['p50'] <= 1.5 else 'no'} |")
     L.append(f"| peak RSS of a retrieval answer ≤ 600 MB | max {_mb(max(rss)) if rss else '—'} | {'yes' if rss and max(rss) <= 600e6 else 'no'} |")
+    fo = res["summary"].get("foreign") or []
+    ft_rows = [r for r in fo if r["mode"] == "ft+rag"]
+    if ft_rows:
+        r = ft_rows[0]  # the smallest size with a fine-tuned model: the default on a small device
+        b = next((x for x in fo if x["mode"] == "base+rag" and x["size"] == r["size"] and x["quant"] == r["quant"]), None)
+        L.append(f"| foreign corpus, {r['model']} with retrieval: all ≥ 65 % and ≥ 2 × its base | {_pct(r['all'])} vs base {_pct(b['all']) if b else '—'} | "
+                 f"{'yes' if r['all'] is not None and r['all'] >= 0.65 and b and b['all'] is not None and r['all'] >= 2 * b['all'] else 'no'} |")
+        L.append(f"| foreign corpus: \"the documents don't say\" on ≥ 80 % of uncovered questions | {_pct(r['says_not_covered'])} | "
+                 f"{'yes' if r['says_not_covered'] is not None and r['says_not_covered'] >= 0.8 else 'no'} |")
+        worse = [x["size"] for x in ft_rows for y in fo if y["mode"] == "base+rag" and y["size"] == x["size"] and y["quant"] == x["quant"]
+                 and x["all"] is not None and y["all"] is not None and x["all"] < y["all"]]
+        L.append(f"| foreign corpus: every size's fine-tuned model ≥ its base | {'worse at ' + ', '.join(worse) if worse else 'none worse'} | {'no' if worse else 'yes'} |")
     L += ["", "## Environment", "", "```", json.dumps(env, indent=2), "```", "", f"The run took {res['seconds']:.0f} s.", ""]
     L += ["![latency breakdown](latency.png)", "", "![accuracy against time to first token](accuracy.png)", ""]
     return "\n".join(L)

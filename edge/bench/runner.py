@@ -23,6 +23,7 @@ from ..errors import ModelNotFound, UsageError
 from ..present import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
+FOREIGN = ROOT / "build" / "foreign"
 MODES = ("base", "base+rag", "ft", "ft+rag")
 SCHEMA_VERSION = 2  # 2: every model size, each config names its size; answer-check figures
 TIMING_KEYS = ("embed_ms", "search_ms", "prompt_tokens", "ttft_ms", "prefill_tok_s", "decode_tok_s", "completion_tokens", "total_ms")
@@ -42,11 +43,13 @@ class BenchConfig:
     baseline_pp: int = 512
     baseline_tg: int = 128
     startup_runs: int = 3
+    foreign: bool = True  # the held-out foreign corpus (build/foreign/), with retrieval, every size
+    foreign_n: int = 0  # at most this many questions of each kind (fact, unanswerable); 0 = all
 
     @classmethod
     def quick_config(cls, threads: list[int]) -> "BenchConfig":
         return cls(quick=True, threads=threads, quants=["q8_0"], latency_n=3, accuracy_n=2, freshness_n=4,
-                   baseline_reps=1, baseline_pp=128, baseline_tg=32, startup_runs=1)
+                   baseline_reps=1, baseline_pp=128, baseline_tg=32, startup_runs=1, foreign_n=2)
 
 
 def pstats(xs: list[float]) -> dict:
@@ -117,6 +120,15 @@ def _pick(items: list[dict], per_category: int) -> list[dict]:
             out.append(it)
             seen[it["category"]] = seen.get(it["category"], 0) + 1
     return out
+
+
+def foreign_items(per_kind: int = 0) -> list[dict]:
+    """The foreign corpus's questions as evaluation items (category `fact` or `unanswerable`,
+    `contains`: the exact strings a right answer holds); at most `per_kind` of each kind."""
+    qs = json.loads((FOREIGN / "questions.json").read_text(encoding="utf-8"))
+    items = [{"id": q["id"], "question": q["question"], "contains": q.get("answer_contains") or [],
+              "category": "unanswerable" if q["kind"] == "unanswerable" else "fact"} for q in qs]
+    return _pick(items, per_kind)
 
 
 def environment() -> dict:
@@ -234,6 +246,9 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
             bar.update(1, postfix=f"{pair.size} {mode} {q} t{t}")
         bar.close()
 
+        if cfg.foreign and (FOREIGN / "questions.json").is_file():
+            res["foreign"] = _foreign(pairs, threads[0], cfg, tmp, emb, store, log)
+
         log("raw llama.cpp baseline ...")
         res["baseline"] = []
         for pair in pairs:
@@ -259,6 +274,50 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
     res["summary"] = summarize(res)
     res["seconds"] = round(time.perf_counter() - t_all, 1)
     return res
+
+
+def _foreign(pairs: list[Pair], threads: int, cfg: BenchConfig, tmp: Path, emb, store, log) -> dict:
+    """Every size's base and fine-tuned model, with retrieval, over documents nobody trained on:
+    pydoc's text of the standard-library modules in build/foreign/ and its question bank."""
+    from ..rag.store import Index
+
+    items = foreign_items(cfg.foreign_n)
+    log(f"indexing the foreign corpus ({FOREIGN / 'text'}) ...")
+    idx = Index(tmp / "foreign.db", emb)
+    rep = idx.add([FOREIGN / "text"])
+    idx.close()
+    out = {"index": {"documents": len(rep.outcomes), "build_seconds": round(rep.seconds, 3)}, "n": len(items), "runs": []}
+    jobs = [(p, role) for p in pairs for role in ("base", "ft") if p.model(role)]
+    bar = Progress("foreign corpus", len(jobs), unit="models")
+    for pair, role in jobs:
+        name = pair.model(role)
+        job = {"mode": f"{role}+rag", "size": pair.size, "model": name, "quant": pair.quant, "threads": threads, "rag": True,
+               "max_tokens": cfg.max_tokens, "index": str(tmp / "foreign.db"), "fresh_index": None, "warmup": items[0]["question"],
+               "latency": [], "accuracy": items, "freshness": []}
+        out["runs"].append(_run_worker(job))
+        bar.update(1, postfix=f"{pair.size} {role}+rag")
+    bar.close()
+    return out
+
+
+def _share(rows: list[dict], pred) -> float | None:
+    return round(sum(1 for r in rows if pred(r)) / len(rows), 4) if rows else None
+
+
+def foreign_summary(fr: dict) -> list[dict]:
+    """Per model: accuracy on the foreign corpus's facts and on the questions it does not answer."""
+    out = []
+    for w in fr["runs"]:
+        j, acc = w["job"], w["accuracy"]
+        facts = [a for a in acc if a["category"] == "fact"]
+        none = [a for a in acc if a["category"] == "unanswerable"]
+        cv = [a["citation_valid"] for a in facts if a["citation_valid"] is not None]
+        out.append({"size": j["size"], "mode": j["mode"], "model": j["model"], "quant": j["quant"], "n": len(acc),
+                    "all": _share(acc, lambda a: a["correct"]), "facts": _share(facts, lambda a: a["correct"]), "n_facts": len(facts),
+                    "says_not_covered": _share(none, lambda a: a["correct"]), "n_unanswerable": len(none),
+                    "citation_valid": round(sum(cv) / len(cv), 4) if cv else None, "citations": len(cv),
+                    "grounded": _share([a for a in acc if a.get("grounded") is not None], lambda a: a["grounded"])})
+    return out
 
 
 def summarize(res: dict) -> dict:
@@ -307,4 +366,6 @@ def summarize(res: dict) -> dict:
         out["retrain_tokens"] = tr["tokens"]
     st = res.get("startup", {}).get("seconds") or []
     out["startup_to_first_token_s"] = pstats(st)
+    if res.get("foreign"):
+        out["foreign"] = foreign_summary(res["foreign"])
     return out

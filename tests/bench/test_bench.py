@@ -49,6 +49,13 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
     ft = next(c for c in res["summary"]["configs"] if c["mode"] == "ft")
     assert f"{ft['latency']['ttft_ms']['p50']:.0f} ms" in report
     assert "## Which size, which mode" in report
+    # the held-out foreign corpus: every size's base (and fine-tuned, where built) with retrieval, 2 facts + 2 uncovered
+    fo = res["summary"]["foreign"]
+    assert {(r["size"], r["mode"]) for r in fo} == {(c["size"], c["mode"]) for c in configs if c["mode"].endswith("rag")}
+    for r in fo:
+        assert r["n"] == 4 and r["n_facts"] == 2 and r["n_unanswerable"] == 2 and 0 <= r["all"] <= 1
+    assert all(len(w["accuracy"]) == 4 and all(a["answer"] is not None for a in w["accuracy"]) for w in res["foreign"]["runs"])
+    assert "## Held-out foreign corpus" in report
     for png in ("latency.png", "accuracy.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
