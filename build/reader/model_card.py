@@ -32,6 +32,12 @@ def main() -> int:
     catalog = tomllib.loads((ROOT / "models" / "catalog.toml").read_text(encoding="utf-8"))["artifact"]
     shipped = [a for a in catalog if a.get("kind") == "lora" and a.get("source") == "repo"]
     bench = load(Path(args.bench))
+    trained = [t.get("written", "") for t in (load(p) for p in (ROOT / "build" / "reports").glob("train-reader-*.json")) if t]
+    if bench and trained and bench["started"] < max(trained):
+        stale_bench = bench["started"]
+        bench = None  # measured before the newest adapter existed: its figures are not this adapter's
+    else:
+        stale_bench = None
     L = ["# edge reader adapters — model card", "",
          "The LoRA adapters edge ships (`models/*.gguf`, pinned in `models/catalog.toml`). `edge models build` merges each into the "
          "pulled base of its size and quantizes the result (no torch needed); the device chooser (`edge models choose`) picks the "
@@ -67,11 +73,31 @@ def main() -> int:
               f"| examples / tokens per pass | {tr['examples']:,} / {tr['dataset_tokens_per_pass']:,} (loss on answer tokens only) |",
               f"| schedule | {c['epochs']} pass(es), batches of ≤ {c['batch_tokens']} tokens, AdamW lr {c['lr']}, warm-up {c['warmup_steps']}, "
               f"cosine to 10 %, seed {c['seed']} |",
-              f"| steps / tokens | {tr['steps']} / {tr['tokens']:,} |",
+              f"| steps / tokens | {tr['steps']} / {tr['tokens']:,}"
+              + (f" — **an unfinished run**, exported from its checkpoint at step {tr['steps']} of {tr['planned_steps']} (the learning rate "
+                 "had not decayed; the run resumes from that checkpoint)" if tr.get("finished") is False else "") + " |",
               f"| time | {tr['train_seconds'] / 60:.1f} min of training, {tr['tokens_per_s']:.0f} tokens/s on {tr['threads']} threads, torch {tr['torch']} (CPU) |",
               f"| loss | {tr['loss_first']:.3f} at the first step, {tr['loss_last20']:.3f} averaged over the last 20 |", "",
               f"Reproduce: `.venv/bin/python build/reader/make_dataset.py --size {size} && .venv/bin/python build/reader/train_reader.py "
               f"--size {size} --epochs {c['epochs']:g} && .venv/bin/python build/reader/pin.py --size {size} && .venv/bin/edge models build`.", ""]
+    for corpus, what in (("foreign", "the held-out foreign corpus (pydoc's text of 51 standard-library modules; nothing trained on it)"),
+                         ("sample", "the sample manual's held-out questions (`build/dataset/eval.jsonl`)")):
+        ev = load(ROOT / "build" / "reports" / f"answers-{corpus}.json")
+        if not ev:
+            continue
+        cats = sorted({a["category"] for m in ev["models"].values() for a in m["answers"]})
+        L += [f"## With retrieval on {what}", "",
+              f"`scripts/eval_check.py --corpus {corpus}` ({ev['started']}): every question asked with retrieval (k = 4, focused "
+              "passages), greedy, at most 64 tokens; right = the answer holds the expected exact strings, or says the documents "
+              "don't say for a question they do not answer. `build/reports/answers-" + corpus + ".json` keeps every answer.", "",
+              "| model | all | " + " | ".join(cats) + " | answers the check marks grounded |", "|---|---|" + "---|" * len(cats) + "---|"]
+        for name, m in ev["models"].items():
+            cells = []
+            for c in cats:
+                rows = [a for a in m["answers"] if a["category"] == c]
+                cells.append(f"{pct(sum(a['correct'] for a in rows) / len(rows))} ({sum(a['correct'] for a in rows)}/{len(rows)})" if rows else "—")
+            L.append(f"| {name} | {pct(m['summary']['accuracy'])} | " + " | ".join(cells) + f" | {pct(m['summary']['marked_grounded'])} |")
+        L.append("")
     if bench:
         s = bench["summary"]
         env = bench["environment"]
@@ -95,7 +121,8 @@ def main() -> int:
                 L.append(f"| {r['size']} | {r['model']} | {r['mode']} | {pct(r['all'])} (n={r['n']}) | {pct(r['facts'])} | {pct(r['says_not_covered'])} |")
         L.append("")
     else:
-        L += ["## Measured", "", "No benchmark results were found: run `edge bench --out build/reports/bench` and this script again.", ""]
+        why = (f"the last full benchmark ({stale_bench}) predates this adapter" if stale_bench else "no benchmark results were found")
+        L += ["## Measured by `edge bench`", "", f"Not shown: {why}. Run `edge bench --out build/reports/bench` and this script again.", ""]
     out = ROOT / "models" / "MODEL_CARD.md"
     out.write_text("\n".join(L), encoding="utf-8")
     print(f"wrote {out}", file=sys.stderr)

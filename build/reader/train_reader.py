@@ -35,6 +35,8 @@ def main() -> int:
     ap.add_argument("--batch-tokens", type=int, default=4096)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = the whole run)")
     ap.add_argument("--out", default="", help="checkpoints (default build/out/reader-<size>, not committed)")
+    ap.add_argument("--export-checkpoint", action="store_true",
+                    help="write the adapter from the last checkpoint of an unfinished run, without training (the report says how far it got)")
     args = ap.parse_args()
 
     import torch
@@ -68,7 +70,23 @@ def main() -> int:
     model = LlamaLoRA(base, rank=cfg.lora_rank, alpha=cfg.lora_alpha)
     out = Path(args.out) if args.out else ROOT / "build" / "out" / f"reader-{args.size}"
     t0 = time.perf_counter()
-    summary = train(model, examples, cfg, out, log=lambda m: print(m, file=sys.stderr))
+    if args.export_checkpoint:
+        ck_path = out / "checkpoint.pt"
+        if not ck_path.is_file():
+            print(f"no checkpoint at {ck_path}", file=sys.stderr)
+            return 1
+        ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+        if ck["config"] != asdict(cfg) or ck["n_examples"] != len(examples):
+            print(f"{ck_path} was made with other settings or data than these", file=sys.stderr)
+            return 1
+        model.load_lora_state(ck["lora"])
+        h = ck["history"]
+        summary = {"steps": ck["step"], "tokens": ck["tokens"], "seconds": ck["seconds"], "tokens_per_s": ck["tokens"] / max(ck["seconds"], 1e-9),
+                   "loss_first": h[0] if h else None, "loss_last20": sum(h[-20:]) / max(1, len(h[-20:])), "history": h,
+                   "planned_steps": ck.get("plan_steps")}
+        print(f"exporting the checkpoint of step {ck['step']} (an unfinished run: resume it by running this script without --export-checkpoint)", file=sys.stderr)
+    else:
+        summary = train(model, examples, cfg, out, log=lambda m: print(m, file=sys.stderr))
     wall = time.perf_counter() - t0
     name = f"edge-reader-{args.size}"
     adapter = write_lora(base, model.lora_state(), ROOT / "models" / f"{name}.gguf", alpha=cfg.lora_alpha, name=name)
@@ -80,6 +98,8 @@ def main() -> int:
         "loss_first": summary["loss_first"], "loss_last20": round(summary["loss_last20"], 4), "loss_history": summary["history"],
         "adapter": str(adapter.relative_to(ROOT)), "adapter_bytes": len(blob), "adapter_sha256": hashlib.sha256(blob).hexdigest(),
         "torch": torch.__version__, "threads": s.n_threads,
+        "finished": not args.export_checkpoint, "planned_steps": summary.get("planned_steps"),
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     rep = ROOT / "build" / "reports" / f"train-reader-{args.size}.json"
     rep.parent.mkdir(parents=True, exist_ok=True)
