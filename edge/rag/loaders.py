@@ -199,13 +199,13 @@ def _is_data_table(table) -> bool:
     return True
 
 
-def _inline_text(el) -> str:
+def _inline_text(el, drop=_DROP) -> str:
     """An element's text with `<br>` as a line break, scripts and the like dropped."""
     parts: list[str] = []
 
     def walk(e):
         tag = e.tag.lower() if isinstance(e.tag, str) else ""
-        if tag in _DROP:
+        if tag in drop:
             if e.tail:
                 parts.append(e.tail)
             return
@@ -222,17 +222,23 @@ def _inline_text(el) -> str:
     return "".join(parts)
 
 
-def load_html(path: Path, data: bytes) -> Document:
+def _parse_html(data: bytes):
+    """The root element of an HTML page (lxml.html, which knows HTML's entities and tag soup)."""
     import lxml.etree
     import lxml.html
 
-    if not data.strip():
-        raise DocumentError("empty file")
     try:
         parser = lxml.html.HTMLParser(encoding=_html_encoding(data), remove_comments=True, remove_pis=True)
-        root = lxml.html.document_fromstring(data, parser=parser)
+        return lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, ValueError) as e:
         raise DocumentError(f"not readable as HTML ({e})") from None
+
+
+def html_blocks(root, *, drop: frozenset[str] | set[str] = _DROP) -> tuple[str, list[Block]]:
+    """The `<title>` (or "") and the blocks of a parsed HTML page, numbered as paragraphs from 1.
+
+    The main text only: elements whose tag is in `drop` are passed over with everything in them;
+    if the page has a single `<main>` (or `<article>`), only that is read."""
     title = ""
     t = root.find(".//title")
     if t is not None and t.text_content():
@@ -254,7 +260,7 @@ def load_html(path: Path, data: bytes) -> Document:
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if not tag:  # comments and the like
             return
-        if tag in _DROP:
+        if tag in drop:
             return
         if re.fullmatch(r"h[1-6]", tag):
             flush_inline()
@@ -287,33 +293,48 @@ def load_html(path: Path, data: bytes) -> Document:
             flush_inline()
             return
         # inline: its text joins the paragraph being collected
-        buf.append(_inline_text(el))
+        buf.append(_inline_text(el, drop))
 
     walk(top)
     flush_inline()
+    return title, out.blocks
+
+
+def load_html(path: Path, data: bytes) -> Document:
+    if not data.strip():
+        raise DocumentError("empty file")
+    title, blocks = html_blocks(_parse_html(data))
     if not title:
-        h1 = next((b for b in out.blocks if b.kind == "heading" and b.level == 1), None)
+        h1 = next((b for b in blocks if b.kind == "heading" and b.level == 1), None)
         title = h1.lines[0] if h1 else path.stem
-    if not any(b.kind != "heading" for b in out.blocks):
+    if not any(b.kind != "heading" for b in blocks):
         raise DocumentError("no text in this HTML page (only markup, scripts or navigation)")
-    return Document(title, "html", [Section(out.blocks)])
+    return Document(title, "html", [Section(blocks)])
 
 
 # -- Word -------------------------------------------------------------------------------------
 
-def _check_zip(data: bytes) -> None:
+def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
+    """The zip archive in `data` (a .docx, an .epub), refused before anything is inflated if its
+    parts would inflate past ZIP_MAX_BYTES or at a ratio past ZIP_RATIO. `what`: "a Word .docx
+    file", for the message when it is not a zip at all."""
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise DocumentError("not a Word .docx file (not a zip archive)") from None
-    with z:
-        infos = z.infolist()
-        total = sum(i.file_size for i in infos)
-        packed = sum(i.compress_size for i in infos) or 1
-        if total > ZIP_MAX_BYTES or total / packed > ZIP_RATIO:
-            raise DocumentError(
-                f"refused: its parts would inflate to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB (a zip bomb?)"
-            )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+        raise DocumentError(f"not {what} (not a zip archive)") from None
+    infos = z.infolist()
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if total > ZIP_MAX_BYTES or total / packed > ZIP_RATIO:
+        z.close()
+        raise DocumentError(
+            f"refused: its parts would inflate to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB (a zip bomb?)"
+        )
+    return z
+
+
+def _check_zip(data: bytes) -> None:
+    with _open_zip(data, "a Word .docx file") as z:
         if "word/document.xml" not in z.namelist():
             raise DocumentError("not a Word .docx file (no word/document.xml inside)")
 
