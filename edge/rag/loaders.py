@@ -12,6 +12,12 @@ Text formats (Markdown, reStructuredText, plain text) are parsed by `chunk.py`. 
 - Word (.docx) through python-docx: "Heading N" / "Title" styled paragraphs make the heading
   trail, then paragraphs and tables (rows as for HTML). Location: heading trail + paragraphs.
   Title: the document's core property, else its first heading, else the file name.
+- EPUB (2 and 3) through zipfile + lxml: the chapters in reading order (the package's spine),
+  each read like an HTML page (headers, footers and asides kept: in a book they are text).
+  Location: the chapter (its first heading, else its file name) heads the heading trail, then
+  paragraphs counted from the chapter's top ("book.epub, chapter 'Installing', paragraphs 3-7").
+  Title: the package's dc:title, else the first heading, else the file name. DRM-encrypted
+  books, zip bombs and broken packages are refused with one line.
 
 Every problem a file can have is a `DocumentError` whose message is one line for the user.
 """
@@ -27,14 +33,14 @@ from pathlib import Path
 from ..errors import DocumentError
 from .chunk import PARSERS, Block, Chunk, chunk_blocks, kind_of, title_of
 
-# A .docx whose parts inflate past this (or at a ratio past ZIP_RATIO) is refused as a zip bomb
-# before python-docx inflates anything.
+# A .docx or .epub whose parts inflate past this (or at a ratio past ZIP_RATIO) is refused as a zip bomb
+# before anything is inflated.
 ZIP_MAX_BYTES = 200 * 1024 * 1024
 ZIP_RATIO = 200
 PDF_MAX_PAGES = 5000
 
 # Where a location counts paragraphs rather than lines.
-PARAGRAPH_KINDS = {"html", "docx"}
+PARAGRAPH_KINDS = {"html", "docx", "epub"}
 
 
 @dataclass
@@ -70,6 +76,8 @@ def load(path: Path, data: bytes, kind: str | None = None, *, text: str | None =
         return load_html(path, data)
     if kind == "docx":
         return load_docx(path, data)
+    if kind == "epub":
+        return load_epub(path, data)
     if kind in PARSERS:
         return load_text(path, data, kind, text=text)
     raise DocumentError(f"unsupported file type {path.suffix or '(none)'!r}")
@@ -152,7 +160,8 @@ _DROP = {"script", "style", "nav", "header", "footer", "aside", "noscript", "tem
          "iframe", "head", "select", "input", "canvas", "object", "embed", "video", "audio", "map"}
 _BLOCK = {"p", "div", "section", "article", "main", "body", "ul", "ol", "li", "dl", "dt", "dd", "blockquote", "pre",
           "table", "thead", "tbody", "tfoot", "tr", "td", "th", "figure", "figcaption", "hr", "address", "details",
-          "summary", "fieldset", "center", "caption", "html", "h1", "h2", "h3", "h4", "h5", "h6", "menu", "hgroup"}
+          "summary", "fieldset", "center", "caption", "html", "h1", "h2", "h3", "h4", "h5", "h6", "menu", "hgroup",
+          "header", "footer", "aside"}  # dropped from web pages, read in an EPUB's chapters
 _CELL_BLOCKS = _BLOCK - {"td", "th", "tr", "thead", "tbody", "tfoot", "caption", "hr"}
 
 
@@ -392,3 +401,152 @@ def load_docx(path: Path, data: bytes) -> Document:
         raise DocumentError("no text in this Word document")
     title = _clean(d.core_properties.title or "") or first_heading or path.stem
     return Document(title, "docx", [Section(out.blocks)])
+
+
+# -- EPUB -------------------------------------------------------------------------------------
+
+# An EPUB's chapters are XHTML documents of a book, not web pages: headers, footers and asides
+# (footnotes, sidebars) are part of the text. Navigation (the table of contents) is still dropped.
+_EPUB_DROP = frozenset(_DROP - {"header", "footer", "aside"})
+_EPUB_TEXT_TYPES = {"application/xhtml+xml", "text/html", "application/html"}
+# Fonts are "encrypted" by these to stop their reuse, not the book's reading: such books are readable.
+_FONT_OBFUSCATION = {"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"}
+_DRM = "encrypted EPUB (DRM): not supported"
+
+
+def _xml(data: bytes, name: str):
+    """A parsed XML part of a zip package: no DTDs loaded, no entities expanded, no network."""
+    import lxml.etree
+
+    parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True,
+                                  remove_pis=True, recover=True)
+    try:
+        root = lxml.etree.fromstring(data, parser=parser)
+    except (lxml.etree.XMLSyntaxError, ValueError):
+        root = None
+    if root is None:
+        raise DocumentError(f"broken EPUB: {name} is not readable XML")
+    return root
+
+
+def _member(z: zipfile.ZipFile, name: str) -> bytes:
+    """One part of the archive, read by name (never extracted, so a name like "../x" is only a name)."""
+    import zlib
+
+    info = z.getinfo(name)
+    if info.flag_bits & 0x1:
+        raise DocumentError("encrypted EPUB (a password-protected zip): not supported")
+    try:
+        with z.open(info) as f:
+            data = f.read(ZIP_MAX_BYTES + 1)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, zlib.error) as e:
+        raise DocumentError(f"corrupt EPUB: {name} cannot be read ({e})") from None
+    if len(data) > ZIP_MAX_BYTES:  # the sizes in the zip's directory lied
+        raise DocumentError(f"refused: {name} inflates past {ZIP_MAX_BYTES / 1e6:.0f} MB (a zip bomb?)")
+    return data
+
+
+def _part_path(base: str, href: str) -> str:
+    """A zip member name from an href relative to the folder `base` ("OEBPS"): %-escapes decoded,
+    the fragment dropped, "a/../b" folded."""
+    import posixpath
+    from urllib.parse import unquote
+
+    href = unquote(href.split("#", 1)[0]).lstrip("/")
+    return posixpath.normpath(posixpath.join(base, href)) if href else ""
+
+
+def _encrypted_parts(z: zipfile.ZipFile, names: set[str]) -> set[str]:
+    """The members that META-INF/encryption.xml says are encrypted, obfuscated fonts left out."""
+    if "META-INF/encryption.xml" not in names:
+        return set()
+    out = set()
+    for ed in _xml(_member(z, "META-INF/encryption.xml"), "META-INF/encryption.xml").iter("{*}EncryptedData"):
+        method = ed.find("{*}EncryptionMethod")
+        if method is not None and method.get("Algorithm", "") in _FONT_OBFUSCATION:
+            continue
+        for ref in ed.iter("{*}CipherReference"):
+            if ref.get("URI"):
+                out.add(_part_path("", ref.get("URI")))
+    return out
+
+
+def _parse_xhtml(data: bytes, name: str, drm: bool):
+    """A chapter's root element: as XML (XHTML is XML), else as HTML, for the EPUB 2 files that
+    use HTML's named entities (&nbsp;) without their DTD (the XML parser would drop them)."""
+    import lxml.etree
+    import lxml.html
+
+    parser = lxml.html.XHTMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True, remove_pis=True)
+    try:
+        root = lxml.etree.fromstring(data, parser=parser)
+        if next(root.iter(lxml.etree.Entity), None) is None:
+            lxml.html.xhtml_to_html(root)  # the XHTML namespace off the tags, as the HTML walker expects
+            return root
+    except (lxml.etree.XMLSyntaxError, ValueError):
+        pass
+    if b"\x00" in data[:8192]:  # ciphertext, or binary: the HTML parser would read it as words
+        raise DocumentError(_DRM if drm else f"corrupt EPUB: chapter {name} is binary, not XHTML")
+    return _parse_html(data)
+
+
+def load_epub(path: Path, data: bytes) -> Document:
+    """An EPUB (2 or 3): META-INF/container.xml names the package file, whose spine lists the
+    chapters (XHTML documents) in reading order. Each chapter is read like an HTML page into its
+    own section, paragraphs counted from its top; the chapter's name (its first heading, else its
+    file name) heads the heading trail of every chunk in it, so a citation reads "book.epub,
+    chapter 'Installing', paragraphs 3-7". Title: the package's dc:title, else the first heading."""
+    import posixpath
+
+    with _open_zip(data, "an EPUB file") as z:
+        names = set(z.namelist())
+        if "META-INF/container.xml" not in names:
+            raise DocumentError("not an EPUB file (no META-INF/container.xml inside)")
+        container = _xml(_member(z, "META-INF/container.xml"), "META-INF/container.xml")
+        rootfiles = [r for r in container.iter("{*}rootfile") if r.get("full-path")]
+        opf = [r for r in rootfiles if r.get("media-type") == "application/oebps-package+xml"] or rootfiles
+        if not opf:
+            raise DocumentError("broken EPUB: META-INF/container.xml names no package file")
+        opf_path = _part_path("", opf[0].get("full-path"))
+        if opf_path not in names:
+            raise DocumentError(f"broken EPUB: its package file {opf_path} is missing")
+        package = _xml(_member(z, opf_path), opf_path)
+        base = posixpath.dirname(opf_path)
+        manifest = {}
+        for item in package.iter("{*}item"):
+            if item.get("id") and item.get("href"):
+                manifest[item.get("id")] = (_part_path(base, item.get("href")), (item.get("media-type") or "").strip().lower())
+        spine = [manifest[r.get("idref")] for r in package.iter("{*}itemref") if r.get("idref") in manifest]
+        if not spine:
+            raise DocumentError("broken EPUB: its package file lists no chapters (an empty spine)")
+        encrypted = _encrypted_parts(z, names)
+        drm = bool(encrypted) or "META-INF/rights.xml" in names
+        title = next((_clean(t.text) for t in package.iter("{http://purl.org/dc/elements/1.1/}title") if t.text and _clean(t.text)), "")
+        sections: list[Section] = []
+        seen_names: set[str] = set()
+        first_heading = ""
+        for part, media_type in spine:
+            if media_type not in _EPUB_TEXT_TYPES:
+                continue  # images and SVG pages carry no text to index
+            if part in encrypted:
+                raise DocumentError(_DRM)
+            if part not in names:
+                raise DocumentError(f"broken EPUB: chapter {part} (in its spine) is missing")
+            _, blocks = html_blocks(_parse_xhtml(_member(z, part), part, drm), drop=_EPUB_DROP)
+            if not any(b.kind != "heading" for b in blocks):
+                continue  # a cover, a part's title page, the table of contents
+            heading = next((b for b in blocks if b.kind == "heading"), None)
+            if heading is not None:
+                name = heading.lines[0]
+                first_heading = first_heading or name
+                blocks.remove(heading)  # it becomes the trail's first element, below
+            else:
+                name = posixpath.basename(part)
+            if name in seen_names:  # "Introduction" to each part: the file tells them apart
+                name = f"{name} ({posixpath.basename(part)})"
+            seen_names.add(name)
+            # level 0: no heading inside the chapter can take the chapter's name off the trail
+            sections.append(Section([Block("heading", [name], 0, 0, level=0)] + blocks))
+    if not sections:
+        raise DocumentError("no text in this EPUB (its chapters hold only images or markup)")
+    return Document(title or first_heading or path.stem, "epub", sections)
