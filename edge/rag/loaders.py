@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,7 +330,10 @@ def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
     file", for the message when it is not a zip at all."""
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError, OSError, struct.error):
+        # (a damaged directory can claim a zip version or a feature that zipfile does not have)
+        if data[:4] == b"PK\x03\x04":
+            raise DocumentError(f"corrupt or truncated zip archive: not readable as {what}") from None
         raise DocumentError(f"not {what} (not a zip archive)") from None
     infos = z.infolist()
     total = sum(i.file_size for i in infos)
