@@ -285,3 +285,16 @@ def test_epub_member_names_are_only_names(tmp_path, monkeypatch):
     doc, chunks = chunks_of(f)
     assert [c.text for c in chunks] == ["Read in place."] and chunks[0].heading == "Out"
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_epub_entities_are_never_expanded_nor_files_read(tmp_path):
+    """An external entity (a local file) and nested entities (a "billion laughs") in a chapter are
+    left as they are written: nothing is read from the disk, nothing grows."""
+    g = "".join(f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip("abcdef", "bcdefg"))
+    chapter = f"""<?xml version="1.0"?>
+<!DOCTYPE html [<!ENTITY x SYSTEM "file:///etc/passwd"><!ENTITY a "aaaaaaaaaa">{g}]>
+<html xmlns="http://www.w3.org/1999/xhtml"><body><h1>T</h1><p>x &x; y &g; z</p></body></html>"""
+    f = make_epub(tmp_path / "lol.epub", [("c.xhtml", "T", "<p>-</p>")], parts={"OEBPS/c.xhtml": chapter})
+    _, chunks = chunks_of(f)
+    text = "\n".join(c.text for c in chunks)
+    assert "x &x; y &g; z" in text and "root:" not in text and len(text) < 200
