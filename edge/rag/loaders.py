@@ -418,6 +418,12 @@ _FONT_OBFUSCATION = {"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/
 _DRM = "encrypted EPUB (DRM): not supported"
 
 
+def _shown(name: str) -> str:
+    """A name from inside the file, for a one-line message: control characters escaped, cut short."""
+    name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+    return name if len(name) <= 120 else name[:117] + "..."
+
+
 def _xml(data: bytes, name: str):
     """A parsed XML part of a zip package: no DTDs loaded, no entities expanded, no network."""
     import lxml.etree
@@ -429,7 +435,7 @@ def _xml(data: bytes, name: str):
     except (lxml.etree.XMLSyntaxError, ValueError):
         root = None
     if root is None:
-        raise DocumentError(f"broken EPUB: {name} is not readable XML")
+        raise DocumentError(f"broken EPUB: {_shown(name)} is not readable XML")
     return root
 
 
@@ -444,9 +450,9 @@ def _member(z: zipfile.ZipFile, name: str) -> bytes:
         with z.open(info) as f:
             data = f.read(ZIP_MAX_BYTES + 1)
     except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, zlib.error) as e:
-        raise DocumentError(f"corrupt EPUB: {name} cannot be read ({e})") from None
+        raise DocumentError(f"corrupt EPUB: {_shown(name)} cannot be read ({_shown(str(e))})") from None
     if len(data) > ZIP_MAX_BYTES:  # the sizes in the zip's directory lied
-        raise DocumentError(f"refused: {name} inflates past {ZIP_MAX_BYTES / 1e6:.0f} MB (a zip bomb?)")
+        raise DocumentError(f"refused: {_shown(name)} inflates past {ZIP_MAX_BYTES / 1e6:.0f} MB (a zip bomb?)")
     return data
 
 
@@ -490,7 +496,7 @@ def _parse_xhtml(data: bytes, name: str, drm: bool):
     except (lxml.etree.XMLSyntaxError, ValueError):
         pass
     if b"\x00" in data[:8192]:  # ciphertext, or binary: the HTML parser would read it as words
-        raise DocumentError(_DRM if drm else f"corrupt EPUB: chapter {name} is binary, not XHTML")
+        raise DocumentError(_DRM if drm else f"corrupt EPUB: chapter {_shown(name)} is binary, not XHTML")
     return _parse_html(data)
 
 
@@ -513,7 +519,7 @@ def load_epub(path: Path, data: bytes) -> Document:
             raise DocumentError("broken EPUB: META-INF/container.xml names no package file")
         opf_path = _part_path("", opf[0].get("full-path"))
         if opf_path not in names:
-            raise DocumentError(f"broken EPUB: its package file {opf_path} is missing")
+            raise DocumentError(f"broken EPUB: its package file {_shown(opf_path)} is missing")
         package = _xml(_member(z, opf_path), opf_path)
         base = posixpath.dirname(opf_path)
         manifest = {}
@@ -535,7 +541,7 @@ def load_epub(path: Path, data: bytes) -> Document:
             if part in encrypted:
                 raise DocumentError(_DRM)
             if part not in names:
-                raise DocumentError(f"broken EPUB: chapter {part} (in its spine) is missing")
+                raise DocumentError(f"broken EPUB: chapter {_shown(part)} (in its spine) is missing")
             _, blocks = html_blocks(_parse_xhtml(_member(z, part), part, drm), drop=_EPUB_DROP)
             if not any(b.kind != "heading" for b in blocks):
                 continue  # a cover, a part's title page, the table of contents

@@ -233,6 +233,9 @@ def test_bad_epubs_one_line_each(tmp_path):
     case("badopf.epub", "broken EPUB: OEBPS/content.opf is not readable XML", parts={"OEBPS/content.opf": b"\x00\x01 not xml"})
     case("images.epub", "no text in this EPUB", parts={"OEBPS/ch1.xhtml": '<html xmlns="http://www.w3.org/1999/xhtml"><body><img src="a.png"/></body></html>',
                                                       "OEBPS/ch2.xhtml": '<html xmlns="http://www.w3.org/1999/xhtml"><body><h1>Only a heading</h1></body></html>'})
+    # a name from inside the file is shown on one line, its control characters escaped
+    cases[make_epub(tmp_path / "nl.epub", [("a%0A%1B[2Jb.xhtml", "A", "<p>x</p>")], parts={"OEBPS/a%0A%1B[2Jb.xhtml": None})] = \
+        "broken EPUB: chapter OEBPS/a\\n\\x1b[2Jb.xhtml (in its spine) is missing"
     cut = tmp_path / "cut.epub"
     cut.write_bytes(make_epub(tmp_path / "whole.epub", EPUB_CHAPTERS).read_bytes()[:700])
     cases[cut] = "corrupt or truncated zip archive: not readable as an EPUB file"
