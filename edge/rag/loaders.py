@@ -14,8 +14,9 @@ Text formats (Markdown, reStructuredText, plain text) are parsed by `chunk.py`. 
   Title: the document's core property, else its first heading, else the file name.
 - EPUB (2 and 3) through zipfile + lxml: the chapters in reading order (the package's spine),
   each read like an HTML page (headers, footers and asides kept: in a book they are text).
-  Location: the chapter (its first heading, else its file name) heads the heading trail, then
-  paragraphs counted from the chapter's top ("book.epub, chapter 'Installing', paragraphs 3-7").
+  Location: the chapter (its first heading, else its label in the table of contents, else its
+  file name) heads the heading trail, then paragraphs counted from the chapter's top
+  ("book.epub, chapter 'Installing', paragraphs 3-7").
   Title: the package's dc:title, else the first heading, else the file name. DRM-encrypted
   books, zip bombs and broken packages are refused with one line.
 
@@ -481,6 +482,38 @@ def _encrypted_parts(z: zipfile.ZipFile, names: set[str]) -> set[str]:
     return out
 
 
+def _toc_labels(z: zipfile.ZipFile, names: set[str], package, base: str, manifest_items: list) -> dict[str, str]:
+    """{chapter part: its label in the book's table of contents} (the first entry that points
+    into it): the EPUB 3 nav document's `toc` nav, else the EPUB 2 NCX. A chapter with no heading
+    is named by it, as a reader's contents shows it. A table of contents that cannot be read is
+    passed over: the book is still read."""
+    import posixpath
+
+    labels: dict[str, str] = {}
+    try:
+        nav = next((i for i in manifest_items if "nav" in (i.get("properties") or "").split()), None)
+        if nav is not None and _part_path(base, nav.get("href")) in names:
+            nav_path = _part_path(base, nav.get("href"))
+            root = _parse_xhtml(_member(z, nav_path), nav_path, False)
+            for n in root.iter("nav"):
+                if "toc" in (n.get("{http://www.idpf.org/2007/ops}type") or n.get("epub:type") or "").split():
+                    for a in n.iter("a"):
+                        if a.get("href") and _clean(a.text_content()):
+                            labels.setdefault(_part_path(posixpath.dirname(nav_path), a.get("href")), _clean(a.text_content()))
+        if not labels:
+            spine = package.find("{*}spine")
+            ncx = next((i for i in manifest_items if spine is not None and i.get("id") == spine.get("toc")), None)
+            if ncx is not None and _part_path(base, ncx.get("href")) in names:
+                ncx_path = _part_path(base, ncx.get("href"))
+                for point in _xml(_member(z, ncx_path), ncx_path).iter("{*}navPoint"):
+                    text, content = point.find("{*}navLabel/{*}text"), point.find("{*}content")
+                    if text is not None and text.text and _clean(text.text) and content is not None and content.get("src"):
+                        labels.setdefault(_part_path(posixpath.dirname(ncx_path), content.get("src")), _clean(text.text))
+    except DocumentError:
+        return {}
+    return labels
+
+
 def _parse_xhtml(data: bytes, name: str, drm: bool):
     """A chapter's root element: as XML (XHTML is XML), else as HTML, for the EPUB 2 files that
     use HTML's named entities (&nbsp;) without their DTD (the XML parser would drop them)."""
@@ -504,8 +537,9 @@ def load_epub(path: Path, data: bytes) -> Document:
     """An EPUB (2 or 3): META-INF/container.xml names the package file, whose spine lists the
     chapters (XHTML documents) in reading order. Each chapter is read like an HTML page into its
     own section, paragraphs counted from its top; the chapter's name (its first heading, else its
-    file name) heads the heading trail of every chunk in it, so a citation reads "book.epub,
-    chapter 'Installing', paragraphs 3-7". Title: the package's dc:title, else the first heading."""
+    label in the table of contents, else its file name) heads the heading trail of every chunk in
+    it, so a citation reads "book.epub, chapter 'Installing', paragraphs 3-7". Title: the
+    package's dc:title, else the first heading."""
     import posixpath
 
     with _open_zip(data, "an EPUB file") as z:
@@ -522,16 +556,15 @@ def load_epub(path: Path, data: bytes) -> Document:
             raise DocumentError(f"broken EPUB: its package file {_shown(opf_path)} is missing")
         package = _xml(_member(z, opf_path), opf_path)
         base = posixpath.dirname(opf_path)
-        manifest = {}
-        for item in package.iter("{*}item"):
-            if item.get("id") and item.get("href"):
-                manifest[item.get("id")] = (_part_path(base, item.get("href")), (item.get("media-type") or "").strip().lower())
+        items = [i for i in package.iter("{*}item") if i.get("id") and i.get("href")]
+        manifest = {i.get("id"): (_part_path(base, i.get("href")), (i.get("media-type") or "").strip().lower()) for i in items}
         spine = [manifest[r.get("idref")] for r in package.iter("{*}itemref") if r.get("idref") in manifest]
         if not spine:
             raise DocumentError("broken EPUB: its package file lists no chapters (an empty spine)")
         encrypted = _encrypted_parts(z, names)
         drm = bool(encrypted) or "META-INF/rights.xml" in names
         title = next((_clean(t.text) for t in package.iter("{http://purl.org/dc/elements/1.1/}title") if t.text and _clean(t.text)), "")
+        toc = _toc_labels(z, names, package, base, items)
         sections: list[Section] = []
         seen_names: set[str] = set()
         first_heading = ""
@@ -551,7 +584,7 @@ def load_epub(path: Path, data: bytes) -> Document:
                 first_heading = first_heading or name
                 blocks.remove(heading)  # it becomes the trail's first element, below
             else:
-                name = posixpath.basename(part)
+                name = toc.get(part) or posixpath.basename(part)
             if name in seen_names:  # "Introduction" to each part: the file tells them apart
                 name = f"{name} ({posixpath.basename(part)})"
             seen_names.add(name)

@@ -95,7 +95,7 @@ EPUB_CONTAINER = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _xhtml(title: str, body: str) -> str:
+def xhtml_page(title: str, body: str) -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE html>
 <html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" xml:lang="en" lang="en">
@@ -140,10 +140,10 @@ def make_epub(path: Path, chapters: list[tuple[str, str, str]], *, title: str | 
   </spine>
 </package>
 """
-    nav = _xhtml("Contents", '<nav epub:type="toc" id="toc"><h1>Contents</h1><ol>' + "".join(toc) + "</ol></nav>")
+    nav = xhtml_page("Contents", '<nav epub:type="toc" id="toc"><h1>Contents</h1><ol>' + "".join(toc) + "</ol></nav>")
     members: dict[str, bytes | str | None] = {"META-INF/container.xml": EPUB_CONTAINER, "OEBPS/content.opf": opf, "OEBPS/nav.xhtml": nav}
     for name, label, body in chapters:
-        members[f"OEBPS/{name}"] = _xhtml(label, body)
+        members[f"OEBPS/{name}"] = xhtml_page(label, body)
     members.update(parts or {})
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)

@@ -12,7 +12,7 @@ from edge.errors import DocumentError
 from edge.prompt import Passage
 from edge.rag.loaders import load
 
-from .docfiles import EPUB_CHAPTERS, HTML_PAGE, make_docx, make_epub, make_pdf, make_scanned_pdf
+from .docfiles import EPUB_CHAPTERS, HTML_PAGE, make_docx, make_epub, make_pdf, make_scanned_pdf, xhtml_page
 
 
 def words(text: str) -> int:
@@ -167,26 +167,34 @@ def test_epub_chapters_in_reading_order_with_chapter_heading_trail_and_paragraph
 
 
 def test_epub_title_and_chapter_name_fallbacks(tmp_path):
-    chapters = [("a.xhtml", "A", "<p>No heading here: the file names this chapter.</p>"),
-                ("b.xhtml", "B", "<h2>Introduction</h2><p>Part one.</p>"),
-                ("c.xhtml", "C", "<h2>Introduction</h2><p>Part two.</p>")]
+    chapters = [("a.xhtml", "Getting Started", "<p>No heading here: the table of contents names this chapter.</p>"),
+                ("b.xhtml", "Part 1", "<h2>Introduction</h2><p>Part one.</p>"),
+                ("c.xhtml", "Part 2", "<h2>Introduction</h2><p>Part two.</p>")]
     doc, chunks = chunks_of(make_epub(tmp_path / "untitled.epub", chapters, title=None))
     assert doc.title == "Introduction"  # no dc:title: the first heading
-    assert [c.heading for c in chunks] == ["a.xhtml", "Introduction", "Introduction (c.xhtml)"]
-    doc, _ = chunks_of(make_epub(tmp_path / "bare.epub", chapters[:1], title=None))
-    assert doc.title == "bare"  # no title, no heading: the file name
+    # a chapter's first heading names it, else its entry in the contents; the same name twice: the file tells them apart
+    assert [c.heading for c in chunks] == ["Getting Started", "Introduction", "Introduction (c.xhtml)"]
+    empty_toc = {"OEBPS/nav.xhtml": xhtml_page("Contents", '<nav epub:type="toc"><ol><li><span>-</span></li></ol></nav>')}
+    doc, chunks = chunks_of(make_epub(tmp_path / "bare.epub", chapters[:1], title=None, parts=empty_toc))
+    assert doc.title == "bare" and chunks[0].heading == "a.xhtml"  # no title, no heading, no contents: the file's name
 
 
 def test_epub_2_package_html_entities_and_escaped_hrefs(tmp_path):
     """An EPUB 2 layout: the package in the archive's root, an XHTML 1.1 chapter that uses HTML's
-    named entities without their DTD (not well-formed XML on its own), an href with %20."""
+    named entities without their DTD (not well-formed XML on its own), an href with %20, an NCX."""
     container = EPUB_CONTAINER_ROOT
     opf = """<?xml version="1.0"?>
 <package xmlns="http://www.idpf.org/2007/opf" version="2.0" unique-identifier="id">
 <metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Old Book</dc:title><dc:identifier id="id">x</dc:identifier></metadata>
 <manifest><item id="c" href="Text/chapter%201.html" media-type="application/xhtml+xml"/>
+<item id="c2" href="Text/two.html" media-type="application/xhtml+xml"/>
+<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>
 <item id="img" href="cover.jpg" media-type="image/jpeg"/></manifest>
-<spine toc="ncx"><itemref idref="img"/><itemref idref="c"/></spine></package>"""
+<spine toc="ncx"><itemref idref="img"/><itemref idref="c"/><itemref idref="c2"/></spine></package>"""
+    ncx = """<?xml version="1.0"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1"><navMap>
+<navPoint id="n1" playOrder="1"><navLabel><text>One</text></navLabel><content src="Text/chapter%201.html"/></navPoint>
+<navPoint id="n2" playOrder="2"><navLabel><text>The Second Chapter</text></navLabel><content src="Text/two.html#start"/></navPoint>
+</navMap></ncx>"""
     chapter = """<?xml version="1.0" encoding="utf-8"?>
 <!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN" "http://www.w3.org/TR/xhtml11/DTD/xhtml11.dtd">
 <html xmlns="http://www.w3.org/1999/xhtml"><head><title>One</title></head>
@@ -198,9 +206,12 @@ def test_epub_2_package_html_entities_and_escaped_hrefs(tmp_path):
         z.writestr("book.opf", opf)
         z.writestr("Text/chapter 1.html", chapter)
         z.writestr("cover.jpg", b"\xff\xd8\xff not really a jpeg")
+        z.writestr("toc.ncx", ncx)
+        z.writestr("Text/two.html", '<html xmlns="http://www.w3.org/1999/xhtml"><body><p class="chapter-title">2</p><p>Second.</p></body></html>')
     doc, chunks = chunks_of(f)
     assert doc.title == "Old Book"
-    assert len(chunks) == 1 and chunks[0].heading == "Chapter One" and chunks[0].text == "It was 5 km \u2014 no more."
+    assert len(chunks) == 2 and chunks[0].heading == "Chapter One" and chunks[0].text == "It was 5 km \u2014 no more."
+    assert chunks[1].heading == "The Second Chapter"  # no heading in it: its label in the NCX contents
 
 
 EPUB_CONTAINER_ROOT = """<?xml version="1.0"?>
