@@ -86,7 +86,9 @@ def load(path: Path, data: bytes, kind: str | None = None, *, text: str | None =
 
 
 def _clean(s: str) -> str:
-    return re.sub(r"[ \t\u00a0\u200b\r\f\v]+", " ", s).strip()
+    """One line: runs of white space (line breaks too: a heading or a cell broken across the
+    source's lines is still one heading) as one space. Callers split lines they keep first."""
+    return re.sub(r"[\s\u00a0\u200b]+", " ", s).strip()
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -210,6 +212,11 @@ def _is_data_table(table) -> bool:
     return True
 
 
+def _flow(text: str) -> str:
+    """Text of the page's source: its line breaks are wrapping, not the text's (only `<br>` is)."""
+    return text.replace("\r", " ").replace("\n", " ")
+
+
 def _inline_text(el, drop=_DROP) -> str:
     """An element's text with `<br>` as a line break, scripts and the like dropped."""
     parts: list[str] = []
@@ -218,16 +225,16 @@ def _inline_text(el, drop=_DROP) -> str:
         tag = e.tag.lower() if isinstance(e.tag, str) else ""
         if tag in drop:
             if e.tail:
-                parts.append(e.tail)
+                parts.append(_flow(e.tail))
             return
         if tag == "br":
             parts.append("\n")
         elif e.text and tag:
-            parts.append(e.text)
+            parts.append(_flow(e.text))
         for c in e:
             walk(c)
         if e.tail and e is not el:
-            parts.append(e.tail)
+            parts.append(_flow(e.tail))
 
     walk(el)
     return "".join(parts)
@@ -296,11 +303,11 @@ def html_blocks(root, *, drop: frozenset[str] | set[str] = _DROP) -> tuple[str, 
         if tag in _BLOCK:
             flush_inline()
             if el.text:
-                buf.append(el.text)
+                buf.append(_flow(el.text))
             for c in el:
                 walk(c)
                 if c.tail:
-                    buf.append(c.tail)
+                    buf.append(_flow(c.tail))
             flush_inline()
             return
         # inline: its text joins the paragraph being collected

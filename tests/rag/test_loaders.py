@@ -312,3 +312,16 @@ def test_epub_entities_are_never_expanded_nor_files_read(tmp_path):
     _, chunks = chunks_of(f)
     text = "\n".join(c.text for c in chunks)
     assert "x &x; y &g; z" in text and "root:" not in text and len(text) < 200
+
+
+def test_html_source_wrapping_is_not_a_line_break_but_br_is(tmp_path):
+    """Pages and books are wrapped in their source: a heading or a cell broken across lines is
+    one heading or cell (the trail and the citation stay one line), a paragraph one line until a <br>."""
+    f = tmp_path / "w.html"
+    f.write_text("<html><head><title>A\n  Page</title></head><body><h1>UNIT\n  1 - Introduction</h1>"
+                 "<p>The pump\nruns <b>every\nhour</b>\nat night.<br>Second line.</p>"
+                 "<table><tr><td>Intake\npressure</td><td>2.5 bar</td></tr></table></body></html>")
+    doc, chunks = chunks_of(f)
+    assert doc.title == "A Page"
+    assert chunks[0].heading == "UNIT 1 - Introduction"
+    assert chunks[0].text == "The pump runs every hour at night.\nSecond line.\n\nIntake pressure | 2.5 bar"
