@@ -282,7 +282,7 @@ def html_blocks(root, *, drop: frozenset[str] | set[str] = _DROP) -> tuple[str, 
             return
         if re.fullmatch(r"h[1-6]", tag):
             flush_inline()
-            text = _clean(el.text_content())
+            text = _clean(_inline_text(el, drop))  # a <br> in a heading is a space, not nothing
             if text:
                 out.add("heading", [text], level=int(tag[1]))
             return

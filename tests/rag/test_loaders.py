@@ -318,7 +318,7 @@ def test_html_source_wrapping_is_not_a_line_break_but_br_is(tmp_path):
     """Pages and books are wrapped in their source: a heading or a cell broken across lines is
     one heading or cell (the trail and the citation stay one line), a paragraph one line until a <br>."""
     f = tmp_path / "w.html"
-    f.write_text("<html><head><title>A\n  Page</title></head><body><h1>UNIT\n  1 - Introduction</h1>"
+    f.write_text("<html><head><title>A\n  Page</title></head><body><h1>UNIT\n  1 -<br/>Introduction</h1>"
                  "<p>The pump\nruns <b>every\nhour</b>\nat night.<br>Second line.</p>"
                  "<table><tr><td>Intake\npressure</td><td>2.5 bar</td></tr></table></body></html>")
     doc, chunks = chunks_of(f)
