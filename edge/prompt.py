@@ -57,18 +57,24 @@ class Passage:
 
     def label(self) -> str:
         """Where a person finds the passage: "manual.pdf, page 12, lines 3-9", "guide.docx,
-        paragraphs 4-7, Setup > Wiring", then the heading trail. HTML and Word locations count
-        paragraphs (blocks), not lines, so an excerpt's own lines do not apply to them."""
+        paragraphs 4-7, Setup > Wiring", then the heading trail. HTML, Word and EPUB locations
+        count paragraphs (blocks), not lines, so an excerpt's own lines do not apply to them. An
+        EPUB's paragraphs are counted within a chapter, whose name heads the trail: "book.epub,
+        chapter 'Installing', paragraphs 3-7, Wiring"."""
         where = self.path
         if self.page:
             where += f", page {self.page}"
+        heading = self.heading
+        if self.path.lower().endswith(".epub") and heading:
+            chapter, _, heading = heading.partition(" > ")
+            where += f", chapter '{chapter}'"
         paragraphs = self.path.lower().endswith(PARAGRAPH_SUFFIXES)
         start, end = (self.excerpt_start, self.excerpt_end) if self.excerpt and not paragraphs else (self.line_start, self.line_end)
         if start:
             unit = "paragraph" if paragraphs else "line"
             where += f", {unit} {start}" if end == start else f", {unit}s {start}-{end}"
-        if self.heading:
-            where += f", {self.heading}"
+        if heading:
+            where += f", {heading}"
         return where
 
     def tag(self) -> str:
@@ -80,7 +86,7 @@ class Passage:
 
 
 # Formats whose locations count paragraphs (blocks), as edge/rag/loaders.py numbers them.
-PARAGRAPH_SUFFIXES = (".html", ".htm", ".xhtml", ".docx")
+PARAGRAPH_SUFFIXES = (".html", ".htm", ".xhtml", ".docx", ".epub")
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Property tests (hypothesis) over what reads untrusted input: the document loader and decoder,
-the chunkers, and the `edge index` command line. Nothing may raise; outputs keep their invariants.
+the EPUB loader, the chunkers, and the `edge index` command line. Nothing may raise; outputs keep their invariants.
 
 The number of examples is bounded for CI (EDGE_FUZZ_EXAMPLES, default 200 per test, with a
 deadline); a bigger run by hand: `EDGE_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py -m real`.
@@ -114,6 +114,53 @@ def test_document_reader_never_raises(tmp_path):
 
     check()
     report("loader", tried)
+    assert tried >= min(EXAMPLES, 50)
+
+
+def test_epub_loader_raises_only_document_errors(tmp_path):
+    """A damaged book (bytes flipped, cut short, or parts replaced by any text) is read or refused
+    with one line: never another exception."""
+    import zipfile
+
+    from edge.errors import DocumentError
+    from edge.rag.loaders import load
+
+    from .rag.docfiles import EPUB_CHAPTERS, make_epub
+
+    good = make_epub(tmp_path / "good.epub", EPUB_CHAPTERS).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(good)) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    tried = 0
+    path = tmp_path / "b.epub"
+
+    @FUZZ
+    @given(how=st.sampled_from(["flip", "cut", "part"]), at=st.integers(0, len(good) - 1), byte=st.integers(0, 255),
+           part=st.sampled_from(sorted(members)), text=st.one_of(_TEXT, st.sampled_from([
+               "<html><body><p>x</p></body></html>", "<?xml version='1.0'?><!DOCTYPE a [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><a>&e;</a>",
+               '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="../../etc/passwd"/></rootfiles></container>',
+               '<package xmlns="http://www.idpf.org/2007/opf"><manifest><item id="a" href="#" media-type="application/xhtml+xml"/></manifest><spine><itemref idref="a"/></spine></package>'])))
+    def check(how, at, byte, part, text):
+        nonlocal tried
+        tried += 1
+        if how == "flip":
+            data = good[:at] + bytes([byte]) + good[at + 1:]
+        elif how == "cut":
+            data = good[:at]
+        else:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                for name, body in members.items():
+                    z.writestr(name, text.encode("utf-8", "surrogatepass") if name == part else body)
+            data = buf.getvalue()
+        try:
+            doc = load(path, data, "epub")
+        except DocumentError as e:
+            assert str(e) and "\n" not in str(e)
+        else:
+            assert doc.sections and doc.title
+
+    check()
+    report("epub", tried)
     assert tried >= min(EXAMPLES, 50)
 
 

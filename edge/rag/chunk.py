@@ -17,7 +17,7 @@ from typing import Callable
 
 TEXT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text"}
 # Read by edge/rag/loaders.py into the same blocks the text formats parse into.
-DOCUMENT_SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".docx": "docx"}
+DOCUMENT_SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".docx": "docx", ".epub": "epub"}
 SUFFIXES = {**TEXT_SUFFIXES, **DOCUMENT_SUFFIXES}
 
 

@@ -152,7 +152,7 @@ def add_index_parser(sub) -> None:
         if json_flag:
             q.add_argument("--json", action="store_true", help="machine-readable output")
 
-    a = isub.add_parser("add", help="index files or folders (recursive; unchanged files are skipped)", description="Index Markdown, reStructuredText, text, PDF, HTML and Word (.docx) files; folders recursively.")
+    a = isub.add_parser("add", help="index files or folders (recursive; unchanged files are skipped)", description="Index Markdown, reStructuredText, text, PDF, HTML, Word (.docx) and EPUB files; folders recursively.")
     a.add_argument("paths", nargs="*", help="files or folders")
     a.add_argument("--sample", action="store_true", help="also index the sample field manual shipped with edge")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress output")

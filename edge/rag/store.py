@@ -33,7 +33,7 @@ from .rank import Fusion, fuse
 from .layout import create_vector_tables, delete_chunks, from_q8, insert_chunk, migrate_v1_to_v2, q8
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # text and HTML
-MAX_PACKED_BYTES = 200 * 1024 * 1024  # PDF and Word files, whose text is a small part of their bytes
+MAX_PACKED_BYTES = 200 * 1024 * 1024  # PDF, Word and EPUB files, whose text is a small part of their bytes
 # all-MiniLM-L6-v2 was trained on inputs of at most 128 tokens; longer chunks embed worse.
 CHUNK_TOKENS = 128
 CHUNK_OVERLAP = 32
@@ -412,9 +412,9 @@ class Index:
     def _prepare(self, path: Path):
         kind = kind_of(path)
         if kind is None:
-            return FileOutcome(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html and .docx")
-        # PDF and Word files are mostly not text; HTML says its own encoding: the loaders decode those
-        got = read_document(path, max_bytes=MAX_PACKED_BYTES if kind in ("pdf", "docx") else MAX_FILE_BYTES, decode=kind in PARSERS)
+            return FileOutcome(str(path), "skipped", f"unsupported file type {path.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html, .docx and .epub")
+        # PDF, Word and EPUB files are mostly not text; HTML says its own encoding: the loaders decode those
+        got = read_document(path, max_bytes=MAX_PACKED_BYTES if kind in ("pdf", "docx", "epub") else MAX_FILE_BYTES, decode=kind in PARSERS)
         if isinstance(got, FileOutcome):
             return got
         st, data, text = got
@@ -546,7 +546,7 @@ def _indexed_path(p: Path) -> Path:
 
 def read_document(path: Path, *, max_bytes: int = MAX_FILE_BYTES, decode: bool = True):
     """(stat, bytes, text) of a document file, or a FileOutcome saying why it cannot be read.
-    With `decode=False` (PDF, HTML, Word: their loaders decode them) text is None.
+    With `decode=False` (PDF, HTML, Word, EPUB: their loaders decode them) text is None.
 
     Only regular files are opened: a FIFO would block the reader for ever, a device could be
     endless or act on being opened. Text is UTF-8, or UTF-16/32 with a byte-order mark (what
@@ -633,7 +633,7 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
         if p.is_file():
             rp = p.resolve()
             if kind_of(rp) is None and kind_of(p) is None:
-                yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html and .docx")
+                yield p, FileOutcome(str(rp), "skipped", f"unsupported file type {p.suffix or '(none)'!r}: edge reads .md, .rst, .txt, .pdf, .html, .docx and .epub")
             elif str(rp) not in seen_files:
                 seen_files.add(str(rp))
                 yield _indexed_path(p), None

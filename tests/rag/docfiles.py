@@ -1,8 +1,12 @@
-"""Documents made by real libraries for the loader tests: PDF by fpdf2, Word by python-docx."""
+"""Documents made by real libraries for the loader tests: PDF by fpdf2, Word by python-docx; EPUB
+by zipfile, to the EPUB 3 specification (the one maintained EPUB writer on PyPI, EbookLib, is
+AGPL-licensed: not a dependency for an Apache-2.0 project, even a test-only one)."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 
 def make_pdf(path: Path, pages: list[list[str]], *, title: str | None = None, password: str | None = None) -> Path:
@@ -80,3 +84,92 @@ HTML_PAGE = """<!doctype html>
 <footer>FOOTER-TEXT copyright</footer>
 </body></html>
 """
+
+
+EPUB_CONTAINER = """<?xml version="1.0" encoding="UTF-8"?>
+<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
+  <rootfiles>
+    <rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>
+  </rootfiles>
+</container>
+"""
+
+
+def xhtml_page(title: str, body: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" xml:lang="en" lang="en">
+<head><meta charset="UTF-8"/><title>{escape(title)}</title></head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
+def make_epub(path: Path, chapters: list[tuple[str, str, str]], *, title: str | None = "A Book",
+              parts: dict[str, bytes | str | None] | None = None) -> Path:
+    """An EPUB 3 file: `chapters` are (file name, table-of-contents label, XHTML body), in reading
+    order under OEBPS/, after a navigation document (itself in the spine, as many books have it).
+
+    What the specification asks and readers check: the `mimetype` member first and stored
+    uncompressed, META-INF/container.xml naming the package file, a package with a unique
+    identifier, title, language and modification date, a manifest, a spine and a nav document.
+    `parts` adds members, replaces them, or (None) leaves them out, to make broken books."""
+    items = ['<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>']
+    refs = ['<itemref idref="nav"/>']
+    toc = []
+    for i, (name, label, _) in enumerate(chapters, 1):
+        items.append(f'<item id="c{i}" href="{escape(name)}" media-type="application/xhtml+xml"/>')
+        refs.append(f'<itemref idref="c{i}"/>')
+        toc.append(f'<li><a href="{escape(name)}">{escape(label)}</a></li>')
+    dc_title = f"<dc:title>{escape(title)}</dc:title>" if title else ""
+    opf = f"""<?xml version="1.0" encoding="UTF-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="uid" xml:lang="en">
+  <metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
+    <dc:identifier id="uid">urn:uuid:8a6b1c3e-2f4d-4e5a-9b7c-0d1e2f3a4b5c</dc:identifier>
+    {dc_title}
+    <dc:language>en</dc:language>
+    <meta property="dcterms:modified">2026-01-01T00:00:00Z</meta>
+  </metadata>
+  <manifest>
+    {chr(10).join(items)}
+  </manifest>
+  <spine>
+    {chr(10).join(refs)}
+  </spine>
+</package>
+"""
+    nav = xhtml_page("Contents", '<nav epub:type="toc" id="toc"><h1>Contents</h1><ol>' + "".join(toc) + "</ol></nav>")
+    members: dict[str, bytes | str | None] = {"META-INF/container.xml": EPUB_CONTAINER, "OEBPS/content.opf": opf, "OEBPS/nav.xhtml": nav}
+    for name, label, body in chapters:
+        members[f"OEBPS/{name}"] = xhtml_page(label, body)
+    members.update(parts or {})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        for name, data in members.items():
+            if data is not None:
+                z.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+# A small manual as a book: two chapters with headings, paragraphs and a table.
+EPUB_CHAPTERS = [
+    ("ch1.xhtml", "Installing", """<section epub:type="chapter">
+<h1>Installing</h1>
+<p>Unpack the irrigation controller and check the parts list.</p>
+<p>Mount the controller on a wall out of direct sunlight.</p>
+<h2>Wiring</h2>
+<p>Connect the common wire to the terminal marked COM.</p>
+<p>Each valve wire goes to its own numbered zone terminal.</p>
+</section>"""),
+    ("ch2.xhtml", "Watering Programs", """<section epub:type="chapter">
+<header><h1>Watering Programs</h1></header>
+<p>A program runs its zones one after another, never at once.</p>
+<h2>Limits</h2>
+<table><tr><th>Setting</th><th>Range</th></tr>
+<tr><td>Zone run time</td><td>1 to 240 minutes</td></tr>
+<tr><td>Start times per program</td><td>up to 6</td></tr></table>
+<aside epub:type="footnote"><p>The rain sensor pauses every program after 4 mm of rain.</p></aside>
+</section>"""),
+]

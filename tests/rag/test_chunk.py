@@ -85,6 +85,7 @@ Done.
 def test_kinds():
     assert kind_of(Path("a.md")) == "markdown" and kind_of(Path("a.RST")) == "rst" and kind_of(Path("a.txt")) == "text"
     assert kind_of(Path("a.PDF")) == "pdf" and kind_of(Path("a.htm")) == "html" and kind_of(Path("a.docx")) == "docx"
+    assert kind_of(Path("book.EPUB")) == "epub"
     assert kind_of(Path("a.doc")) is None and kind_of(Path("a.png")) is None
 
 

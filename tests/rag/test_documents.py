@@ -1,4 +1,4 @@
-"""PDF, HTML and Word files through the real `edge index add` and `edge ask --rag` (real models)."""
+"""PDF, HTML, Word and EPUB files through the real `edge index add` and `edge ask --rag` (real models)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from edge.rag.store import Index
 
 from ..conftest import run_edge
-from .docfiles import HTML_PAGE, make_docx, make_pdf, make_scanned_pdf
+from .docfiles import EPUB_CHAPTERS, HTML_PAGE, make_docx, make_epub, make_pdf, make_scanned_pdf
 
 pytestmark = pytest.mark.real
 
@@ -85,3 +85,49 @@ def test_bad_documents_one_line_each_batch_goes_on_nothing_lost(real_home, tmp_p
     assert "1 added, 0 updated, 3 unchanged" in p.stdout  # the batch went on
     idx = Index(real_home / "index.db")
     assert {d["path"].rsplit("/", 1)[-1] for d in idx.documents()} == {"sprayer.pdf", "pump.html", "wiring.docx", "new.html"}
+
+
+def test_index_add_epub_then_search_and_ask_cite_the_chapter(real_home, tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    make_epub(books / "controller.epub", EPUB_CHAPTERS, title="Irrigation Controller Manual")
+    p = run_edge("index", "add", str(books), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["added"] == 1 and out["failed"] == 0
+    (listed,) = json.loads(run_edge("index", "list", "--json").stdout)
+    assert listed["kind"] == "epub" and listed["title"] == "Irrigation Controller Manual"
+
+    # the passage comes back from its own chapter, with the paragraphs counted from that chapter's top
+    s = json.loads(run_edge("index", "search", "which terminal does the common wire go to", "--json", "--k", "1").stdout)["results"][0]
+    assert s["path"].endswith("controller.epub") and s["page"] == 0
+    assert s["heading"] == "Installing > Wiring" and "terminal marked COM" in s["text"] and s["lines"] == [5, 6]
+    s = json.loads(run_edge("index", "search", "how many start times can a program have", "--json", "--k", "1").stdout)["results"][0]
+    assert s["heading"] == "Watering Programs > Limits" and "up to 6" in s["text"]
+    a, b = s["lines"]
+    assert a <= 4 <= b  # the table is the 4th block of chapter 2: heading, paragraph, "Limits", table
+
+    p = run_edge("ask", "--rag", "How many start times can one watering program have?", "--json")
+    assert p.returncode == 0, p.stderr
+    hit = [s for s in json.loads(p.stdout)["sources"] if "up to 6" in s["text"]]
+    assert hit, p.stdout
+    a, b = hit[0]["lines"]
+    assert hit[0]["path"].endswith("controller.epub")
+    assert hit[0]["label"] == f"{hit[0]['path']}, chapter 'Watering Programs', paragraph{'s' if b > a else ''} {a}{f'-{b}' if b > a else ''}, Limits"
+
+    # bad books: one line each, the rest of the batch goes on, nothing indexed is lost
+    make_epub(books / "drm.epub", EPUB_CHAPTERS, parts={"META-INF/encryption.xml": (
+        '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" xmlns:enc="http://www.w3.org/2001/04/xmlenc#">'
+        '<enc:EncryptedData><enc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>'
+        '<enc:CipherData><enc:CipherReference URI="OEBPS/ch1.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>')})
+    (books / "notzip.epub").write_text("not a zip")
+    make_epub(books / "later.epub", [("c.xhtml", "Frost", "<h1>Frost</h1><p>Drain the backflow preventer before the first frost.</p>")])
+    p = run_edge("index", "add", str(books))
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    failed = [ln for ln in p.stderr.splitlines() if ln.startswith("failed: ")]
+    assert len(failed) == 2, p.stderr
+    assert any("drm.epub" in ln and "encrypted EPUB (DRM): not supported" in ln for ln in failed), p.stderr
+    assert any("notzip.epub" in ln and "not an EPUB file (not a zip archive)" in ln for ln in failed), p.stderr
+    assert "1 added, 0 updated, 1 unchanged" in p.stdout
+    idx = Index(real_home / "index.db")
+    assert {d["path"].rsplit("/", 1)[-1] for d in idx.documents()} == {"controller.epub", "later.epub"}
