@@ -85,7 +85,7 @@ def cmd_chat(args) -> int:
     from .tui.app import run_chat
 
     s = _settings(args)
-    return run_chat(s, resume=args.resume, ignore_eos=args.ignore_eos)
+    return run_chat(s, resume=args.resume, ignore_eos=args.ignore_eos, watch=args.watch)
 
 
 def _chats(args):
@@ -405,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     _gen_flags(c)
     c.add_argument("--resume", nargs="?", const="last", metavar="ID",
                    help="continue a stored conversation: the last one, or the one with this id (see `edge chats list`)")
+    c.add_argument("--watch", nargs="+", action="extend", metavar="PATH",
+                   help="keep these folders (or files) indexed while the chat runs, as `edge index watch` does; the status "
+                   "line shows the index's freshness")
     c.add_argument("--ignore-eos", action="store_true", help="(benchmarking) every answer is exactly --max-tokens tokens")
     c.set_defaults(func=cmd_chat)
 

@@ -62,8 +62,11 @@ class EdgeApp(App):
     ]
 
     def __init__(self, settings: Settings, *, assistant: Assistant | None = None, retriever=None, store: ChatStore | None = None,
-                 conversation: int | None = None, preload: bool = True, ignore_eos: bool = False):
+                 conversation: int | None = None, preload: bool = True, ignore_eos: bool = False,
+                 watch: list[str] | None = None):
         super().__init__()
+        self.watch_paths = list(watch or [])  # folders kept indexed in the background while the chat runs
+        self.watcher = None
         self.settings = settings
         self.assistant = assistant or Assistant(settings, retriever=retriever)
         self.store = store or open_chats(settings)
@@ -84,11 +87,33 @@ class EdgeApp(App):
         # rather than true colours rounded to the nearest of sixteen.
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
-        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload,
-                                    ignore_eos=self.ignore_eos))
+        chat = ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload,
+                          ignore_eos=self.ignore_eos, watching=bool(self.watch_paths))
+        self.push_screen(chat)
+        if self.watch_paths:
+            self.start_watcher(chat)
+
+    def start_watcher(self, chat: ChatScreen) -> None:
+        """Keep the index in step with the watched folders from a background thread: the same
+        loop as `edge index watch`, on its own connection to the index (edge/rag/watch.py)."""
+        from ..rag.watch import Watcher
+
+        def post(message) -> None:
+            try:
+                chat.post_message(message)
+            except RuntimeError:  # the app's event loop has closed: the chat is gone
+                pass
+
+        self.watcher = Watcher(self.settings, self.watch_paths,
+                               on_action=lambda a, f: post(ChatScreen.IndexChanged(a, f)),
+                               on_end=lambda why: post(ChatScreen.WatchEnded(why, self.watcher.freshness)))
+        self.watcher.start()
 
     def on_unmount(self) -> None:
         self.assistant.cancel()
+        if self.watcher is not None:
+            # between two files: at most the file being embedded is finished first
+            self.watcher.stop()
         sys.setswitchinterval(self._switch_interval)
 
     async def action_quit(self) -> None:
@@ -164,14 +189,29 @@ class EdgeApp(App):
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
 
 
-def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool = False) -> int:
+def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool = False, watch: list[str] | None = None) -> int:
     """Open the chat. `resume`: None for a new conversation, "last", or a conversation id.
-    `ignore_eos` (benchmarking): every answer is exactly `max_tokens` long."""
+    `ignore_eos` (benchmarking): every answer is exactly `max_tokens` long. `watch`: folders or
+    files to keep indexed while the chat runs (`edge chat --watch`)."""
     from ..errors import UsageError
     from ..models import ModelStore
+    from ..rag.watch import missing_paths
+
+    watch = list(watch or [])
+    missing = missing_paths(watch)
+    if missing:
+        # as `edge index watch` does: a mistyped folder is said at once, not found out later
+        # from answers that never cite it
+        raise UsageError(f"cannot watch {missing[0]}: no such file or folder"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
 
     # Fail before the screen opens if the model is missing: a clear line beats an empty UI.
     ModelStore(settings.home).resolve_llm(settings.model, quant=settings.quant)
+    if watch:
+        from ..rag.embed import EMBEDDER_MODEL, EMBEDDER_TOKENIZER
+
+        for name in (EMBEDDER_MODEL, EMBEDDER_TOKENIZER):  # the watcher indexes with it
+            ModelStore(settings.home).require(name)
     store = open_chats(settings)
     conversation = None
     if resume == "last":
@@ -183,8 +223,9 @@ def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool 
         if not str(resume).isdigit():
             raise UsageError(f"--resume takes a conversation id (see `edge chats list`), not {resume!r}")
         conversation = store.get(int(resume)).id
-    if settings.rag:
-        # No index, or an empty one: one clear line before the screen opens. The embedder
+    if settings.rag and not watch:
+        # No index, or an empty one: one clear line before the screen opens (a watched folder
+        # fills it in the background, so then the chat checks it once the first sync is done). The embedder
         # (onnxruntime, a few hundred ms) loads in the background once the chat is up.
         from ..rag import open_index
 
@@ -194,5 +235,5 @@ def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool 
                 raise UsageError(f"the index {idx.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
         finally:
             idx.close()
-    EdgeApp(settings, store=store, conversation=conversation, ignore_eos=ignore_eos).run()
+    EdgeApp(settings, store=store, conversation=conversation, ignore_eos=ignore_eos, watch=watch).run()
     return 0
