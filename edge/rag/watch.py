@@ -82,6 +82,28 @@ def _stopper(stop: threading.Event | None):
     return check
 
 
+class _StoppableEmbedder:
+    """An embedder that ends its work between two batches (of 8 texts) once `stop` is set: the
+    file being indexed when a chat quits is then given up within a fraction of a second, not
+    after embedding all its chunks (seconds on a Pi). Nothing of it is written."""
+
+    def __init__(self, inner, stop: threading.Event):
+        self._inner, self._check = inner, _stopper(stop)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def embed(self, texts, **kw):
+        outer = kw.pop("progress", None)
+
+        def progress(n: int) -> None:
+            self._check()
+            if outer is not None:
+                outer(n)
+
+        return self._inner.embed(texts, progress=progress, **kw)
+
+
 def missing_paths(paths: Iterable[str | Path]) -> list[str]:
     """The paths (as given) that do not exist: both `edge index watch` and `edge chat --watch`
     refuse to start on them with one line."""
@@ -142,15 +164,18 @@ def _watch(index, roots: list[Path], report, stop: threading.Event, debounce_ms:
     from .store import _like_prefix
 
     check = _stopper(stop)
+
+    def each(o) -> None:  # as each file is done: a large folder's first sync shows its progress
+        if o.status in ("added", "updated"):
+            report(Action(o.status, o.path, chunks=o.chunks, seconds=0.0))
+        elif o.status == "failed":
+            report(Action("failed", o.path, o.reason))
+        check()
+
     lost = 0
     for r in roots:
         t0 = time.perf_counter()
-        rep = index.sync(r, progress=check) if r.is_dir() else index.add([r], progress=check)
-        for o in rep.outcomes:
-            if o.status in ("added", "updated"):
-                report(Action(o.status, o.path, chunks=o.chunks, seconds=0.0))
-            elif o.status == "failed":
-                report(Action("failed", o.path, o.reason))
+        rep = index.sync(r, progress=each) if r.is_dir() else index.add([r], progress=each)
         for gone in rep.removed:
             report(Action("removed", gone))
         n = index.conn.execute(
@@ -292,6 +317,7 @@ class Watcher:
         index = None
         try:
             index = open_index(dataclasses.replace(self.settings, embed_threads=1))
+            index.embedder = _StoppableEmbedder(index.embedder, self._stop)
             self._state(index)
 
             def report(a: Action) -> None:
