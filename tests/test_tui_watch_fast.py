@@ -83,3 +83,50 @@ def test_no_watch_no_index_line(tmp_path):
             assert app.watcher is None
 
     asyncio.run(go())
+
+
+def test_watch_setting_from_config_and_environment(_isolated_home, monkeypatch, tmp_path):
+    from edge.config import save_settings
+
+    _isolated_home.mkdir(parents=True, exist_ok=True)
+    (_isolated_home / "config.toml").write_text('watch = ["~/notes", "/srv/manuals"]\n')
+    s = load_settings()
+    assert s.watch == ["~/notes", "/srv/manuals"]
+    save_settings(s, ["temperature"])  # another setting saved from the chat keeps the list as a list
+    assert 'watch = ["~/notes", "/srv/manuals"]' in (_isolated_home / "config.toml").read_text()
+    assert load_settings().watch == ["~/notes", "/srv/manuals"]
+    monkeypatch.setenv("EDGE_WATCH", "/a:/b")
+    assert load_settings().watch == ["/a", "/b"]
+    monkeypatch.delenv("EDGE_WATCH")
+    (_isolated_home / "config.toml").write_text("watch = 3\n")
+    p = run_edge("chat", timeout=60)
+    assert p.returncode == 2 and "setting 'watch': cannot use 3 (expected a list of paths)" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_remembered_folder_that_is_gone_is_a_notice_a_named_one_an_error(tmp_path):
+    import pytest
+
+    from edge.errors import UsageError
+    from edge.tui.app import watch_paths
+
+    (tmp_path / "here").mkdir()
+    s = load_settings()
+    s.watch = [str(tmp_path / "here"), str(tmp_path / "usb-drive")]
+    paths, notices = watch_paths(s, None)
+    assert paths == [str(tmp_path / "here")]
+    assert notices == [f"not watching {tmp_path / 'usb-drive'}: no such file or folder (from the watch setting)"]
+    assert watch_paths(s, []) == ([], [])  # --no-watch
+    assert watch_paths(s, [str(tmp_path / "here")]) == ([str(tmp_path / "here")], [])  # --watch wins over the setting
+    with pytest.raises(UsageError, match="cannot watch .*usb-drive: no such file or folder"):
+        watch_paths(s, [str(tmp_path / "usb-drive")])
+
+
+def test_startup_notices_are_shown_once_the_chat_is_open():
+    async def go():
+        app = EdgeApp(load_settings(), preload=False, notices=["not watching /media/usb: no such file or folder (from the watch setting)"])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert [n.message for n in app._notifications] == ["not watching /media/usb: no such file or folder (from the watch setting)"]
+
+    asyncio.run(go())
