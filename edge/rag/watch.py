@@ -147,7 +147,7 @@ def watch(
     """Sync each path once, then follow its changes until `stop` is set or Ctrl+C.
 
     Returns the number of watched paths that vanished (0: all went well). Once `stop` is set the
-    work in hand ends after the file being written (within ~50 ms when idle)."""
+    work in hand ends between two files (within ~50 ms when idle)."""
     from .store import real_path
 
     roots = [Path(real_path(p)) for p in paths]
