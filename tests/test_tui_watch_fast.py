@@ -22,6 +22,7 @@ def test_freshness_line_says_documents_age_and_what_is_watched():
     assert Freshness(documents=1, syncing=1, watching=1, noun="file").line(now=0) == "index: 1 doc · syncing 1 file…"
     assert Freshness(documents=7, updated=0.0, watching=0).line(now=7200) == "index: 7 docs · updated 2 h ago · not watching"
     assert [ago(s) for s in (0.2, 59.9, 60, 3599, 86400 * 3)] == ["just now", "59 s ago", "1 min ago", "59 min ago", "3 d ago"]
+    assert Freshness(watching=0).line(now=0) == "index: not watching"
     assert ago(-5) == "just now"  # a clock stepped back is not "-5 s ago"
 
 
@@ -55,7 +56,7 @@ def test_a_watcher_that_cannot_start_is_a_notice_and_the_chat_goes_on_and_quits(
             deadline = time.monotonic() + 20
             while "not watching" not in str(label.render()) and time.monotonic() < deadline:
                 await pilot.pause(0.05)
-            assert str(label.render()) == "index: 0 docs · not watching"
+            assert str(label.render()) == "index: not watching"  # the index was never opened: no count to show
             notes = [n.message for n in app._notifications]
             assert len(notes) == 1 and notes[0].startswith("cannot watch: ") and "edge models pull" in notes[0], notes
             assert "\n" not in notes[0]

@@ -219,7 +219,7 @@ def _watch(index, roots: list[Path], report, stop: threading.Event, debounce_ms:
 class Freshness:
     """How current the index is: what the chat's status line shows while it watches."""
 
-    documents: int = 0
+    documents: int | None = None  # None until the index was opened
     updated: float | None = None  # when a document was last written or removed (time.time())
     syncing: int = 0  # watched paths whose first sync has not finished
     watching: int = 0  # watched paths still there
@@ -229,7 +229,7 @@ class Freshness:
     def line(self, now: float | None = None) -> str:
         """'index: 42 docs · updated 3 s ago · watching 2 folders'."""
         now = time.time() if now is None else now
-        parts = [f"index: {self.documents} doc{'' if self.documents == 1 else 's'}"]
+        parts = ["index:"] if self.documents is None else [f"index: {self.documents} doc{'' if self.documents == 1 else 's'}"]
         if self.updated is not None:
             parts.append(f"updated {ago(now - self.updated)}")
         if self.syncing:
@@ -238,7 +238,7 @@ class Freshness:
             parts.append(f"watching {_count(self.watching, self.noun)}")
         else:
             parts.append("not watching")
-        return " · ".join(parts)
+        return " · ".join(parts).replace(": · ", ": ")
 
 
 def _count(n: int, noun: str) -> str:
