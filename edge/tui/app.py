@@ -116,7 +116,7 @@ class EdgeApp(App):
     def on_unmount(self) -> None:
         self.assistant.cancel()
         if self.watcher is not None:
-            # between two files: at most the file being embedded is finished first
+            # between two files, or two batches of a large file's embeddings: nothing is half-written
             self.watcher.stop()
         sys.setswitchinterval(self._switch_interval)
 
