@@ -85,7 +85,10 @@ def cmd_chat(args) -> int:
     from .tui.app import run_chat
 
     s = _settings(args)
-    return run_chat(s, resume=args.resume, ignore_eos=args.ignore_eos)
+    # --watch names paths for this run (each must exist); without it, the `watch` setting's
+    # (config.toml, EDGE_WATCH), of which a missing one is a notice in the chat; --no-watch: none
+    watch = [] if args.no_watch else args.watch
+    return run_chat(s, resume=args.resume, ignore_eos=args.ignore_eos, watch=watch)
 
 
 def _chats(args):
@@ -406,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
     _gen_flags(c)
     c.add_argument("--resume", nargs="?", const="last", metavar="ID",
                    help="continue a stored conversation: the last one, or the one with this id (see `edge chats list`)")
+    w = c.add_mutually_exclusive_group()
+    w.add_argument("--watch", nargs="+", action="extend", metavar="PATH",
+                   help="keep these folders (or files) indexed while the chat runs, as `edge index watch` does; the status "
+                   "line shows the index's freshness (default: the `watch` setting in config.toml, if any)")
+    w.add_argument("--no-watch", action="store_true", help="watch nothing this time, whatever the `watch` setting says")
     c.add_argument("--ignore-eos", action="store_true", help="(benchmarking) every answer is exactly --max-tokens tokens")
     c.set_defaults(func=cmd_chat)
 

@@ -88,6 +88,9 @@ class Settings:
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0, lo=0, hi=1024)
     quant: str = _help("Quantization of the default model when none is named: q8_0 or q4_0 (default: by RAM).", default="",
                        choices=("", "q8_0", "q4_0"))
+    watch: list[str] = _help("Folders or files `edge chat` keeps indexed while it runs, as `edge index watch` does (`--watch` "
+                             "overrides it, `--no-watch` turns it off): a list in config.toml, separated by ':' in EDGE_WATCH.",
+                             default_factory=list)
 
     home: Path = field(default_factory=default_home, metadata={"help": "Data directory ($EDGE_HOME)."})
 
@@ -132,9 +135,16 @@ def _coerce(name: str, raw, typ) -> object:
             return int(raw)
         if typ in (float, "float"):
             return float(raw)
+        if typ in (list, "list[str]"):
+            # a TOML list of paths, or one string of them separated like $PATH (the environment)
+            items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+            if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
+                raise ValueError(raw)
+            return [x for x in items if x.strip()]
         return str(raw)
     except (TypeError, ValueError):
-        raise UsageError(f"setting {name!r}: cannot use {raw!r} (expected {getattr(typ, '__name__', typ)})") from None
+        want = "a list of paths" if typ in (list, "list[str]") else getattr(typ, "__name__", typ)
+        raise UsageError(f"setting {name!r}: cannot use {raw!r} (expected {want})") from None
 
 
 def ram_bytes() -> int | None:
@@ -329,6 +339,8 @@ def _toml_value(v) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{s}"'
 

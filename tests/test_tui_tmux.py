@@ -186,3 +186,20 @@ def test_the_screen_is_drawn_while_a_model_load_silences_fd2(term, tmp_path, dri
         time.sleep(3)  # nothing to wait for: the point is that the text never comes
         screen = term.screen()
         assert term.alive() and "waiting" in screen and "drawn while fd 2 was silenced" not in screen
+
+
+def test_chat_watch_in_tmux_shows_freshness_and_quits_cleanly(real_home, term, tmp_path):
+    """`edge chat --watch DIR` in a real terminal: the index line, a re-index notice after an
+    edit, and Ctrl+Q ends the process (the watcher thread with it) with exit 0 and no traceback."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pump.md").write_text("# Pump\n\nThe pump runs at 40 rpm.\n")
+    env = {"EDGE_HOME": str(real_home), "TERM": "xterm-256color", "COLORTERM": "truecolor", "PYTHONPATH": str(ROOT)}
+    # the shell stays after the chat so that what it printed on exit (and its status) can be read
+    term.start(f"sh -c '{sys.executable} -m edge chat --watch {docs}; echo chat-exit=$?; sleep 60'", env)
+    term.wait_for("index: 1 doc", "watching 1 folder")
+    (docs / "pump.md").write_text("# Pump\n\nThe pump now runs at 55 rpm.\n")
+    term.wait_for("(1 chunk)", timeout=10)  # the notice (its long path may wrap: only its end is looked for)
+    term.keys("C-q")
+    s = term.wait_for("chat-exit=", timeout=30)
+    assert "chat-exit=0" in s and "Traceback" not in s and "Error" not in s, s

@@ -6,6 +6,10 @@ event: a path that exists is (re-)indexed (an unchanged file is a no-op, by its 
 that is gone is dropped from the index. That makes editors' save-by-rename (write a temporary
 file, rename it over the original), moves and bursts of saves all come out right without
 tracking each event. Hidden files (editors' swap files) and unsupported kinds are passed over.
+
+`watch()` is the one loop: `edge index watch` runs it in the foreground, `edge chat --watch` in a
+background thread through `Watcher`, on its own connection to the index (SQLite in WAL mode: the
+chat's searches read the last committed state while a document is being written).
 """
 
 from __future__ import annotations
@@ -63,16 +67,61 @@ def _hidden(path: Path, roots: Iterable[Path]) -> bool:
     return path.name.startswith(".")
 
 
-def apply_changes(index, changed: Iterable[str], roots: list[Path]) -> list[Action]:
+class Stopped(Exception):
+    """Raised between two files when the watcher was asked to stop (see `watch`)."""
+
+
+def _stopper(stop: threading.Event | None):
+    """A progress callback for Index.add/sync that ends the work between two files once `stop` is
+    set: a large folder's first sync would otherwise hold a quitting chat for minutes. Each file is
+    written in its own transaction, so what was indexed before stays."""
+    def check(_outcome=None) -> None:
+        if stop is not None and stop.is_set():
+            raise Stopped
+
+    return check
+
+
+class _StoppableEmbedder:
+    """An embedder that ends its work between two batches (of 8 texts) once `stop` is set: the
+    file being indexed when a chat quits is then given up within a fraction of a second, not
+    after embedding all its chunks (seconds on a Pi). Nothing of it is written."""
+
+    def __init__(self, inner, stop: threading.Event):
+        self._inner, self._check = inner, _stopper(stop)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def embed(self, texts, **kw):
+        outer = kw.pop("progress", None)
+
+        def progress(n: int) -> None:
+            self._check()
+            if outer is not None:
+                outer(n)
+
+        return self._inner.embed(texts, progress=progress, **kw)
+
+
+def missing_paths(paths: Iterable[str | Path]) -> list[str]:
+    """The paths (as given) that do not exist: both `edge index watch` and `edge chat --watch`
+    refuse to start on them with one line."""
+    return [str(p) for p in paths if not str(p).strip() or not Path(p).expanduser().exists()]
+
+
+def apply_changes(index, changed: Iterable[str], roots: list[Path], *, stop: threading.Event | None = None) -> list[Action]:
     """Bring the index in line with the current state of each changed path."""
     actions: list[Action] = []
+    check = _stopper(stop)
     for raw in sorted(set(changed)):
         p = Path(raw)
         if _hidden(p, roots):
             continue
+        check()
         if p.is_dir() or (p.is_file() and kind_of(p) is not None):
             t0 = time.perf_counter()
-            rep = index.add([p])
+            rep = index.add([p], progress=check)
             took = time.perf_counter() - t0
             for o in rep.outcomes:
                 if o.status in ("added", "updated"):
@@ -97,28 +146,42 @@ def watch(
 ) -> int:
     """Sync each path once, then follow its changes until `stop` is set or Ctrl+C.
 
-    Returns the number of watched paths that vanished (0: all went well)."""
-    import watchfiles
-
-    from .store import _like_prefix, real_path
+    Returns the number of watched paths that vanished (0: all went well). Once `stop` is set the
+    work in hand ends between two files (within ~50 ms when idle)."""
+    from .store import real_path
 
     roots = [Path(real_path(p)) for p in paths]
+    stop = stop or threading.Event()
+    try:
+        return _watch(index, roots, report, stop, debounce_ms)
+    except Stopped:
+        return 0
+
+
+def _watch(index, roots: list[Path], report, stop: threading.Event, debounce_ms: int) -> int:
+    import watchfiles
+
+    from .store import _like_prefix
+
+    check = _stopper(stop)
+
+    def each(o) -> None:  # as each file is done: a large folder's first sync shows its progress
+        if o.status in ("added", "updated"):
+            report(Action(o.status, o.path, chunks=o.chunks, seconds=0.0))
+        elif o.status == "failed":
+            report(Action("failed", o.path, o.reason))
+        check()
+
     lost = 0
     for r in roots:
         t0 = time.perf_counter()
-        rep = index.sync(r) if r.is_dir() else index.add([r])
-        for o in rep.outcomes:
-            if o.status in ("added", "updated"):
-                report(Action(o.status, o.path, chunks=o.chunks, seconds=0.0))
-            elif o.status == "failed":
-                report(Action("failed", o.path, o.reason))
+        rep = index.sync(r, progress=each) if r.is_dir() else index.add([r], progress=each)
         for gone in rep.removed:
             report(Action("removed", gone))
         n = index.conn.execute(
             "SELECT count(*) FROM documents WHERE path = ? OR path LIKE ? ESCAPE '\\'", (str(r), _like_prefix(str(r).rstrip(os.sep) + os.sep))
         ).fetchone()[0]
         report(Action("ready", str(r), f"{n} documents in the index, synced in {time.perf_counter() - t0:.1f}s"))
-    stop = stop or threading.Event()
     while roots and not stop.is_set():
         restart = False
         # A file is watched through its folder: an editor's save-by-rename replaces the file's inode.
@@ -135,7 +198,7 @@ def watch(
             raise_interrupt=True,
         ):
             if changes:
-                for a in apply_changes(index, [p for _, p in changes if wanted(p)], dirs):
+                for a in apply_changes(index, [p for _, p in changes if wanted(p)], dirs, stop=stop):
                     report(a)
             gone = [r for r in targets if not r.exists()]
             if gone:
@@ -152,12 +215,145 @@ def watch(
     return lost
 
 
+@dataclass
+class Freshness:
+    """How current the index is: what the chat's status line shows while it watches."""
+
+    documents: int | None = None  # None until the index was opened
+    updated: float | None = None  # when a document was last written or removed (time.time())
+    syncing: int = 0  # watched paths whose first sync has not finished
+    watching: int = 0  # watched paths still there
+    stopped: str = ""  # why the watcher ended, if it did
+    noun: str = "folder"  # what is watched: folder, file or path (both kinds)
+
+    def line(self, now: float | None = None) -> str:
+        """'index: 42 docs · updated 3 s ago · watching 2 folders'."""
+        now = time.time() if now is None else now
+        parts = ["index:"] if self.documents is None else [f"index: {self.documents} doc{'' if self.documents == 1 else 's'}"]
+        if self.updated is not None:
+            parts.append(f"updated {ago(now - self.updated)}")
+        if self.syncing:
+            parts.append(f"syncing {_count(self.syncing, self.noun)}…")
+        elif self.watching:
+            parts.append(f"watching {_count(self.watching, self.noun)}")
+        else:
+            parts.append("not watching")
+        return " · ".join(parts).replace(": · ", ": ")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def ago(seconds: float) -> str:
+    """'just now', '3 s ago', '4 min ago', '2 h ago', '5 d ago'."""
+    s = max(0.0, seconds)
+    if s < 1:
+        return "just now"
+    if s < 60:
+        return f"{int(s)} s ago"
+    if s < 3600:
+        return f"{int(s // 60)} min ago"
+    if s < 86400:
+        return f"{int(s // 3600)} h ago"
+    return f"{int(s // 86400)} d ago"
+
+
+class Watcher:
+    """`watch()` in a background thread, for the chat (and any long-running process).
+
+    The thread opens its own connection to the index (and its own embedder, on one thread, so
+    indexing in the background leaves the other cores to the model answering). `on_action`
+    gets each Action with the index's Freshness after it; `on_end` is called when the watcher
+    ends by itself, with a one-line reason for an error (a missing embedder, a damaged index),
+    never a traceback, or with "" when every watched path was deleted (each was reported as a
+    "lost" Action already). Both are called from the watcher's thread. `stop()` ends it between two
+    files and waits for the thread.
+    """
+
+    def __init__(self, settings, paths: list[str | Path], *, on_action: Callable[[Action, Freshness], None],
+                 on_end: Callable[[str], None], debounce_ms: int = DEBOUNCE_MS):
+        self.settings = settings
+        self.paths = [str(p) for p in paths]
+        self.on_action, self.on_end = on_action, on_end
+        self.debounce_ms = debounce_ms
+        kinds = {Path(p).expanduser().is_dir() for p in self.paths}
+        noun = "folder" if kinds == {True} else "file" if kinds == {False} else "path"
+        self.freshness = Freshness(syncing=len(self.paths), watching=len(self.paths), noun=noun)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        # a daemon thread: should a file take longer to embed than stop() waits, the process can
+        # still exit; its transaction is then never committed, and SQLite rolls it back
+        self._thread = threading.Thread(target=self._run, name="edge-watch", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the watcher to stop and wait up to `timeout` s; True if it has stopped."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    def _state(self, index) -> None:
+        docs, last = index.conn.execute("SELECT count(*), max(indexed_at) FROM documents").fetchone()
+        f = self.freshness
+        f.documents = docs
+        if last is not None and (f.updated is None or last > f.updated):
+            f.updated = last
+
+    def _run(self) -> None:
+        import dataclasses
+
+        from ..errors import EdgeError
+        from . import open_index
+
+        why = ""
+        index = None
+        try:
+            index = open_index(dataclasses.replace(self.settings, embed_threads=1))
+            index.embedder = _StoppableEmbedder(index.embedder, self._stop)
+            self._state(index)
+
+            def report(a: Action) -> None:
+                f = self.freshness
+                if a.action == "ready":
+                    f.syncing = max(0, f.syncing - 1)
+                elif a.action == "lost":
+                    f.watching = max(0, f.watching - 1)
+                elif a.action in ("added", "updated", "removed"):
+                    f.updated = time.time()
+                self._state(index)
+                self.on_action(a, dataclasses.replace(f))
+
+            watch(index, self.paths, report=report, stop=self._stop, debounce_ms=self.debounce_ms)
+        except EdgeError as e:
+            why = f"cannot watch: {e}"
+        except Exception as e:  # noqa: BLE001 - a background thread must end with a line, not a traceback
+            why = f"the watcher stopped: {type(e).__name__}: {e}"
+        finally:
+            if index is not None:
+                try:
+                    index.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            if not self._stop.is_set():
+                self.freshness.syncing, self.freshness.watching = 0, 0
+                self.freshness.stopped = why or "every watched path was deleted"
+                self.on_end(why)
+
+
 def cmd_watch(args) -> int:
     from ..errors import UsageError
     from . import open_index
     from .cli import _settings
 
-    missing = [p for p in args.paths if not Path(p).expanduser().exists()]
+    missing = missing_paths(args.paths)
     if missing:
         raise UsageError(f"{missing[0]}: no such file or folder")
     idx = open_index(_settings(args))

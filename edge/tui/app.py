@@ -14,6 +14,7 @@ from textual.screen import Screen
 from ..assistant import Assistant
 from ..chats import ChatStore, open_chats
 from ..config import Settings
+from ..safe import line_safe
 from .screens.chat import ChatScreen
 from .widgets.prompt import NEWLINE_KEYS
 
@@ -62,8 +63,12 @@ class EdgeApp(App):
     ]
 
     def __init__(self, settings: Settings, *, assistant: Assistant | None = None, retriever=None, store: ChatStore | None = None,
-                 conversation: int | None = None, preload: bool = True, ignore_eos: bool = False):
+                 conversation: int | None = None, preload: bool = True, ignore_eos: bool = False,
+                 watch: list[str] | None = None, notices: list[str] | None = None):
         super().__init__()
+        self.notices = list(notices or [])  # one-line warnings to show once the chat is open
+        self.watch_paths = list(watch or [])  # folders kept indexed in the background while the chat runs
+        self.watcher = None
         self.settings = settings
         self.assistant = assistant or Assistant(settings, retriever=retriever)
         self.store = store or open_chats(settings)
@@ -84,11 +89,35 @@ class EdgeApp(App):
         # rather than true colours rounded to the nearest of sixteen.
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
-        self.push_screen(ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload,
-                                    ignore_eos=self.ignore_eos))
+        chat = ChatScreen(self.assistant, self.store, rag=self.settings.rag, conversation=self.conversation, preload=self.preload,
+                          ignore_eos=self.ignore_eos, watching=bool(self.watch_paths))
+        self.push_screen(chat)
+        for line in self.notices:
+            chat.notify(line_safe(line), severity="warning", markup=False, timeout=10)
+        if self.watch_paths:
+            self.start_watcher(chat)
+
+    def start_watcher(self, chat: ChatScreen) -> None:
+        """Keep the index in step with the watched folders from a background thread: the same
+        loop as `edge index watch`, on its own connection to the index (edge/rag/watch.py)."""
+        from ..rag.watch import Watcher
+
+        def post(message) -> None:
+            try:
+                chat.post_message(message)
+            except RuntimeError:  # the app's event loop has closed: the chat is gone
+                pass
+
+        self.watcher = Watcher(self.settings, self.watch_paths,
+                               on_action=lambda a, f: post(ChatScreen.IndexChanged(a, f)),
+                               on_end=lambda why: post(ChatScreen.WatchEnded(why, self.watcher.freshness)))
+        self.watcher.start()
 
     def on_unmount(self) -> None:
         self.assistant.cancel()
+        if self.watcher is not None:
+            # between two files, or two batches of a large file's embeddings: nothing is half-written
+            self.watcher.stop()
         sys.setswitchinterval(self._switch_interval)
 
     async def action_quit(self) -> None:
@@ -164,14 +193,41 @@ class EdgeApp(App):
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
 
 
-def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool = False) -> int:
+def watch_paths(settings: Settings, given: list[str] | None) -> tuple[list[str], list[str]]:
+    """The paths the chat watches and the notices to show about the others. `given` (from
+    `--watch`) must all exist, as `edge index watch` asks: a folder named now and mistyped is
+    said at once (UsageError), not found out later from answers that never cite it. Without it
+    the `watch` setting's are used, and a missing one is a notice: a remembered folder may be on
+    a drive that is not plugged in today, and the chat opens anyway."""
+    from ..errors import UsageError
+    from ..rag.watch import missing_paths
+
+    if given is not None:
+        missing = missing_paths(given)
+        if missing:
+            raise UsageError(f"cannot watch {missing[0]}: no such file or folder"
+                             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        return list(given), []
+    missing = missing_paths(settings.watch)
+    return ([p for p in settings.watch if p not in missing],
+            [f"not watching {p}: no such file or folder (from the watch setting)" for p in missing])
+
+
+def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool = False, watch: list[str] | None = None) -> int:
     """Open the chat. `resume`: None for a new conversation, "last", or a conversation id.
-    `ignore_eos` (benchmarking): every answer is exactly `max_tokens` long."""
+    `ignore_eos` (benchmarking): every answer is exactly `max_tokens` long. `watch`: folders or
+    files to keep indexed while the chat runs (`edge chat --watch`); None: the `watch` setting's."""
     from ..errors import UsageError
     from ..models import ModelStore
 
+    watch, notices = watch_paths(settings, watch)
     # Fail before the screen opens if the model is missing: a clear line beats an empty UI.
     ModelStore(settings.home).resolve_llm(settings.model, quant=settings.quant)
+    if watch:
+        from ..rag.embed import EMBEDDER_MODEL, EMBEDDER_TOKENIZER
+
+        for name in (EMBEDDER_MODEL, EMBEDDER_TOKENIZER):  # the watcher indexes with it
+            ModelStore(settings.home).require(name)
     store = open_chats(settings)
     conversation = None
     if resume == "last":
@@ -183,9 +239,10 @@ def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool 
         if not str(resume).isdigit():
             raise UsageError(f"--resume takes a conversation id (see `edge chats list`), not {resume!r}")
         conversation = store.get(int(resume)).id
-    if settings.rag:
-        # No index, or an empty one: one clear line before the screen opens. The embedder
-        # (onnxruntime, a few hundred ms) loads in the background once the chat is up.
+    if settings.rag and not watch:
+        # No index, or an empty one: one clear line before the screen opens (while watching, the
+        # first sync fills it, and the chat checks it then). The embedder (onnxruntime, a few
+        # hundred ms) loads in the background once the chat is up.
         from ..rag import open_index
 
         idx = open_index(settings, create=False, embedder=False)
@@ -194,5 +251,5 @@ def run_chat(settings: Settings, *, resume: str | None = None, ignore_eos: bool 
                 raise UsageError(f"the index {idx.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
         finally:
             idx.close()
-    EdgeApp(settings, store=store, conversation=conversation, ignore_eos=ignore_eos).run()
+    EdgeApp(settings, store=store, conversation=conversation, ignore_eos=ignore_eos, watch=watch, notices=notices).run()
     return 0

@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message as UIMessage
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, LoadingIndicator, Static, Switch
 
@@ -31,6 +32,8 @@ from ..widgets.prompt import PromptArea
 # 0.65 of `edge ask`'s speed in a run here; every 100 ms (10 updates a second, still fluent to
 # read) with the shorter GIL switch interval of edge/tui/app.py, 0.85 (scripts/bench_tui.py).
 FLUSH_S = 0.1
+# Index changes arriving within this window (a `git checkout`, a folder copied in) make one notice.
+NOTICE_S = 0.5
 
 
 class ChatScreen(Screen):
@@ -44,9 +47,27 @@ class ChatScreen(Screen):
         Binding("ctrl+y", "copy", "Copy answer", show=False, priority=True),  # over the question box's redo
     ]
 
+    class IndexChanged(UIMessage):
+        """The folder watcher did something to the index (posted from its thread)."""
+
+        def __init__(self, action, freshness) -> None:
+            super().__init__()
+            self.action, self.freshness = action, freshness
+
+    class WatchEnded(UIMessage):
+        """The folder watcher ended by itself: `reason` is one line."""
+
+        def __init__(self, reason: str, freshness) -> None:
+            super().__init__()
+            self.reason, self.freshness = reason, freshness
+
     def __init__(self, assistant, store, *, rag: bool = False, conversation: int | None = None, preload: bool = True,
-                 ignore_eos: bool = False):
+                 ignore_eos: bool = False, watching: bool = False):
         super().__init__()
+        self.watching = watching  # a folder watcher runs (`edge chat --watch`): the status line shows the index's freshness
+        self.freshness = None  # the watcher's last edge.rag.watch.Freshness
+        self._notices: list = []  # index actions waiting to be shown as one notice
+        self._sync_failures: list = []
         self.ignore_eos = ignore_eos  # benchmarking only: every answer is max_tokens long
         self.assistant = assistant
         self.store = store
@@ -76,7 +97,12 @@ class ChatScreen(Screen):
             yield Label(self._rag_text(), id="rag-label")
             yield Switch(value=self.rag, id="rag", tooltip="Answer from your documents, with sources (Ctrl+R)")
         yield VerticalScroll(id="messages")
-        yield Static("", id="status", markup=False)
+        if self.watching:
+            with Horizontal(id="status-row"):
+                yield Static("", id="status", markup=False)
+                yield Static("index: opening…", id="index-status", markup=False)
+        else:
+            yield Static("", id="status", markup=False)
         yield PromptArea(id="prompt", placeholder="Ask something… Enter sends · Shift+Enter or Ctrl+J new line · Esc stops")
         yield Footer()
 
@@ -86,9 +112,12 @@ class ChatScreen(Screen):
         if self.cid is not None:
             await self.open_conversation(self.cid)
         self.show_model()
+        if self.watching:
+            self.set_interval(0.5, self._show_freshness)  # "updated 3 s ago" keeps counting
         if self.preload:
             self.load_model()
-            if self.rag and self.assistant.retriever is None:
+            # while watching, the index is checked once the first sync has filled it
+            if self.rag and self.assistant.retriever is None and not self.watching:
                 self.check_retriever()
 
     # -- status ----------------------------------------------------------------------------------
@@ -104,6 +133,64 @@ class ChatScreen(Screen):
 
     def set_busy(self, busy: bool) -> None:
         self.query_one("#busy").display = busy
+
+    # -- the index's freshness (edge chat --watch) ------------------------------------------------
+    def _show_freshness(self) -> None:
+        if self.freshness is not None:
+            self.query_one("#index-status", Static).update(line_safe(self.freshness.line()))
+
+    def on_chat_screen_index_changed(self, event: IndexChanged) -> None:
+        syncing = bool(self.freshness is None or self.freshness.syncing)
+        self.freshness = event.freshness
+        self._show_freshness()
+        a = event.action
+        if a.action == "lost":
+            self.notify(line_safe(f"watched folder {_short(a.path)} was deleted: no longer watching it"), title="index",
+                        severity="warning", markup=False)
+        elif a.action == "ready":
+            failed = [f for f in self._sync_failures if f.path.startswith(a.path)]
+            self._sync_failures = [f for f in self._sync_failures if f not in failed]
+            line = f"watching {_short(a.path)} ({a.reason})"
+            if failed:
+                line += f"; {len(failed)} file(s) could not be indexed, e.g. {_short(failed[0].path)}: {failed[0].reason}"
+            self.notify(line_safe(line), title="index", severity="warning" if failed else "information", markup=False)
+            if not self.freshness.syncing and self.rag and self.assistant.retriever is None:
+                self.check_retriever()
+        elif syncing:
+            # the first sync of a folder: one notice when it is done, not one per file
+            if a.action == "failed":
+                self._sync_failures.append(a)
+        else:
+            if not self._notices:
+                self.set_timer(NOTICE_S, self._show_notices)
+            self._notices.append(a)
+
+    def _show_notices(self) -> None:
+        """One line for the index changes of the last NOTICE_S: the file's, or counts."""
+        acts, self._notices = self._notices, []
+        if not acts:
+            return
+        failed = [a for a in acts if a.action == "failed"]
+        if len(acts) == 1:
+            a = acts[0]
+            chunks = f" ({a.chunks} chunk{'' if a.chunks == 1 else 's'})" if a.action in ("added", "updated") else ""
+            line = f"{a.action} {_short(a.path)}{chunks}" + (f": {a.reason}" if a.reason else "")
+        else:
+            counts: dict[str, int] = {}
+            for a in acts:
+                counts[a.action] = counts.get(a.action, 0) + 1
+            # "3 files updated, 1 removed, 1 failed"
+            line = ", ".join(f"{n} file{'' if n == 1 else 's'} {what}" if i == 0 else f"{n} {what}"
+                             for i, (what, n) in enumerate(counts.items()))
+            if failed:
+                line += f"; e.g. {_short(failed[0].path)}: {failed[0].reason}"
+        self.notify(line_safe(line), title="index", severity="warning" if failed else "information", markup=False)
+
+    def on_chat_screen_watch_ended(self, event: WatchEnded) -> None:
+        self.freshness = event.freshness
+        self._show_freshness()
+        if event.reason:  # (none when every folder was deleted: each said so already)
+            self.notify(line_safe(event.reason), title="index", severity="error", markup=False, timeout=10)
 
     # -- model -----------------------------------------------------------------------------------
     @work(thread=True, group="model", exclusive=True)
@@ -406,3 +493,11 @@ class ChatScreen(Screen):
             self.notify(f"Saved {', '.join(keys)} to {path}.", markup=False)
 
         self.app.push_screen(SettingsScreen(self.settings, models, current), done)
+
+
+def _short(path: str) -> str:
+    """A path as a person reads it: ~ for the home folder."""
+    import os
+
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if home not in ("", "/") and (path == home or path.startswith(home + os.sep)) else path
