@@ -327,6 +327,9 @@ def test_the_chat_source_viewer_and_conversation_list_show_escape_codes_visibly(
     _evil_chats(_isolated_home)
     sources = [{"n": 1, "path": "/d/" + EVIL_NAME, "heading": "Wiring \x1b[2J", "lines": [1, 3], "text": EVIL_TEXT}]
     assert "\x1b" not in source_label(sources[0])
+    # a source with its label (every source stored since labels were kept): the label, escaped
+    labelled = {**sources[0], "label": "/d/book.epub, chapter 'Wiring \x1b[2J', paragraphs 3-7"}
+    assert "\x1b" not in source_label(labelled) and "chapter 'Wiring" in source_label(labelled) and "paragraphs 3-7" in source_label(labelled)
 
     async def go():
         class Host(App):

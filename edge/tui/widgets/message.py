@@ -13,7 +13,11 @@ from ...safe import line_safe, terminal_safe
 
 
 def source_label(s: dict) -> str:
-    """`path › heading, [page n, ]lines a-b` for a stored source (see assistant.source_dict)."""
+    """Where a person finds a stored source (see assistant.source_dict): its `label` — the page,
+    the lines or, for HTML, Word and EPUB, the chapter and paragraphs — else, for a source stored
+    before labels were kept, `path › heading, [page n, ]lines a-b`."""
+    if s.get("label"):
+        return line_safe(s["label"])  # a file name can hold escape codes too
     a, b = (s.get("lines") or [0, 0])[:2]
     head = f" › {s['heading']}" if s.get("heading") else ""
     page = f", page {s['page']}" if s.get("page") else ""
