@@ -365,15 +365,31 @@ def cmd_watch(args) -> int:
             out = sys.stderr if a.action in ("failed", "lost") else sys.stdout
             print(a.line(), file=out, flush=True)
 
+    # Ctrl+C asks the loop to stop (between two files, or within a step when idle) rather than
+    # raising wherever the interpreter happens to be; a second Ctrl+C interrupts at once.
+    import signal
+
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
-        lost = watch(idx, list(args.paths), report=report, debounce_ms=args.debounce)
+        lost = watch(idx, list(args.paths), report=report, stop=stop, debounce_ms=args.debounce)
     except KeyboardInterrupt:
-        # a write in progress was rolled back by its transaction; the index is as it was before it
+        lost = 0  # a write in progress was rolled back by its transaction; the index is as it was before it
+        stop.set()
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+        idx.close()
+    if stop.is_set():
         if not args.json:
             print("stopped watching", file=sys.stderr, flush=True)
         return 0
-    finally:
-        idx.close()
     if lost:
         if not args.json:
             print("edge: nothing left to watch" if lost == len(args.paths) else f"edge: {lost} watched folder(s) vanished", file=sys.stderr)

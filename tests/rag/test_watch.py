@@ -115,7 +115,11 @@ def test_watch_follows_edit_rename_save_delete_create(real_home, tmp_path):
     finally:
         stop.set()
         w.send_signal(signal.SIGINT)
-        rc = w.wait(30)
+        try:
+            rc = w.wait(30)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            pytest.fail(f"edge index watch did not stop within 30 s of Ctrl+C; its stderr ends: {w.stderr.read()[-2000:]!r}")
     assert rc == 0 and "Traceback" not in w.stderr.read()
 
 
