@@ -43,7 +43,12 @@ sys.path.insert(0, str(ROOT))
 REFUSAL = "The documents don't say."
 K = 4
 SEED = 20261201
-NEGATIVE_SHARE = 0.25  # of fact questions also asked with the answer's passages removed
+# Refusals are the easy, safe answer: too many and a small model learns to decline everything. The
+# first tiny run (25 % of fact questions also asked without their answer, every unanswerable
+# question: 29 % of the reading examples) declined 61 of 82 foreign questions, 48 of them wrongly
+# (build/reports/reader-tiny/README.md). These defaults make about one reading example in six a refusal.
+NEGATIVE_SHARE = 0.10  # of fact questions also asked with the answer's passages removed
+UNANSWERABLE_SHARE = 0.5  # of the unanswerable questions, asked over what the search finds
 GENERAL = [
     "What is the capital of Germany?", "Who wrote Romeo and Juliet?", "How many days are there in a leap year?",
     "What is 12 times 12?", "What gas do plants absorb from the air?", "What is the largest planet in the solar system?",
@@ -68,6 +73,8 @@ def main() -> int:
     ap.add_argument("--corpus", default=str(ROOT / "build" / "reader" / "corpus"))
     ap.add_argument("--out", default=str(ROOT / "build" / "reader" / "dataset"))
     ap.add_argument("--no-general", action="store_true", help="skip the base model's general answers (no model needed)")
+    ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE, help="share of fact questions also asked with their answer removed")
+    ap.add_argument("--unanswerable-share", type=float, default=UNANSWERABLE_SHARE, help="share of the unanswerable questions used")
     args = ap.parse_args()
 
     from edge.chooser import tier_of
@@ -128,6 +135,8 @@ def main() -> int:
             for q in json.loads((col / "questions.json").read_text(encoding="utf-8")):
                 question = q["question"]
                 if q["kind"] == "unanswerable":
+                    if which == "train" and rng.random() >= args.unanswerable_share:  # dev keeps them all
+                        continue
                     res, _, _ = index.search(question, k=K)
                     ps = focus(question, [passage(r) for r in res])
                     add(which, "unanswerable", {"id": q["id"], "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=ps, answer=REFUSAL)})
@@ -151,7 +160,7 @@ def main() -> int:
                 answer = f"{q['answer'].strip().rstrip('.')} [{n}]" if n else REFUSAL
                 add(which, kind if n else "focused_out", {"id": q["id"], "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=shown, answer=answer)})
                 # the same question with the answer nowhere in the passages
-                if rng.random() < NEGATIVE_SHARE:
+                if rng.random() < args.negative_share:
                     neg = [p for p in cands if not any(norm(c) in norm(p.heading + "\n" + p.text) for c in contains)][:K]
                     if len(neg) == K:
                         add(which, "answer_removed", {"id": q["id"] + "-neg", "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=focus(question, neg), answer=REFUSAL)})
@@ -205,7 +214,11 @@ def main() -> int:
     report = {"size": args.size, "general_answers_from": base_name, "collections": {"train": sum(v == "train" for v in split.values()),
               "dev": sum(v == "dev" for v in split.values())}, "dev_collections": sorted(str(c.relative_to(ROOT)) for c, v in split.items() if v == "dev"),
               "examples": {k: len(v) for k, v in out_rows.items()}, "kinds": stats, "skipped": skipped, "k": K,
-              "passage_words": settings.passage_words, "system_prompt": READER_SYSTEM_PROMPT, "seed": SEED}
+              "passage_words": settings.passage_words, "system_prompt": READER_SYSTEM_PROMPT, "seed": SEED,
+              "negative_share": args.negative_share, "unanswerable_share": args.unanswerable_share,
+              "refusal_share_of_reading": {w: round(sum(stats[w].get(k, 0) for k in ("answer_removed", "unanswerable", "focused_out"))
+                                                    / max(1, sum(v for k, v in stats[w].items() if not k.startswith("manual_") and k != "general")), 4)
+                                           for w in ("train", "dev")}}
     (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "skipped"} | {"skipped": len(skipped)}, indent=2))
     return 0

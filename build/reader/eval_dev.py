@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Score a model on the reader's dev split: questions and documents no training example came from,
+in exactly the prompt the reader is trained and asked with. Fast enough to compare runs (a few
+minutes for the tiny size), before the slower foreign-corpus and benchmark runs.
+
+Per kind of example (retrieved, oracle, revised, answer_removed, unanswerable, ...): the share answered
+right — the expected exact value for a fact (its citation counted apart), "The documents don't say."
+for an example whose passages do not hold the answer — and the share of all answers that decline.
+
+    .venv/bin/python build/reader/eval_dev.py --model edge-ft-q8_0 [--size tiny] [--n 0] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="an installed model's name (edge models list)")
+    ap.add_argument("--size", default="tiny", help="whose dataset's dev split (build/reader/dataset/<size>/dev.jsonl)")
+    ap.add_argument("--n", type=int, default=0, help="at most this many examples (0 = all)")
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = ap.parse_args()
+
+    from edge.config import load_settings
+    from edge.grounding import is_abstention, norm
+    from edge.llm import Engine, SamplingParams
+    from edge.models import ModelStore
+
+    s = load_settings()
+    store = ModelStore(s.home)
+    _, path = store.resolve_llm(args.model)
+    rows = [json.loads(line) for line in (ROOT / "build" / "reader" / "dataset" / args.size / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.n:
+        rows = rows[: args.n]
+    engine = Engine(path, n_ctx=2048, n_threads=s.n_threads, checked=True)
+    per: dict[str, dict] = {}
+    try:
+        for i, r in enumerate(rows, 1):
+            msgs, gold = r["messages"][:-1], r["messages"][-1]["content"]
+            out = engine.complete(engine.builder.tokens(msgs), SamplingParams(max_tokens=args.max_tokens, temperature=0.0)).text.strip()
+            k = per.setdefault(r["kind"], {"n": 0, "right": 0, "cited_right": 0, "declined": 0})
+            k["n"] += 1
+            k["declined"] += is_abstention(out)
+            if is_abstention(gold):
+                k["right"] += is_abstention(out)
+            else:
+                m = re.match(r"(.*?)\s*\[(\d+)\]\s*$", gold, re.S)
+                value, cite = (m.group(1), m.group(2)) if m else (gold, None)
+                ok = norm(value) in norm(out) and not is_abstention(out)
+                k["right"] += ok
+                k["cited_right"] += ok and cite is not None and f"[{cite}]" in out
+            if not args.json and i % 25 == 0:
+                print(f"{i}/{len(rows)}", file=sys.stderr)
+    finally:
+        engine.close()
+    total = {"n": sum(v["n"] for v in per.values()), "right": sum(v["right"] for v in per.values()),
+             "declined": sum(v["declined"] for v in per.values())}
+    summary = {"model": args.model, "size": args.size, "examples": total["n"], "right": round(total["right"] / max(1, total["n"]), 4),
+               "declined": round(total["declined"] / max(1, total["n"]), 4),
+               "kinds": {k: {**v, "right_share": round(v["right"] / v["n"], 4)} for k, v in sorted(per.items())}}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{args.model} on the {args.size} dev split: {summary['right']:.1%} right, {summary['declined']:.1%} declined ({total['n']} examples)")
+        for k, v in summary["kinds"].items():
+            print(f"  {k:16s} {v['right']:4d}/{v['n']:<4d} right ({v['right_share']:.0%}), {v['declined']} declined"
+                  + (f", {v['cited_right']} with the right citation" if v["cited_right"] else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
