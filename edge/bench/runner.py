@@ -287,7 +287,11 @@ def _foreign(pairs: list[Pair], threads: int, cfg: BenchConfig, tmp: Path, emb, 
     rep = idx.add([FOREIGN / "text"])
     idx.close()
     out = {"index": {"documents": len(rep.outcomes), "build_seconds": round(rep.seconds, 3)}, "n": len(items), "runs": []}
-    jobs = [(p, role) for p in pairs for role in ("base", "ft") if p.model(role)]
+    # one quantization per size (the first asked): what the corpus measures is reading, not quantization
+    first = {}
+    for p in pairs:
+        first.setdefault(p.size, p)
+    jobs = [(p, role) for p in first.values() for role in ("base", "ft") if p.model(role)]
     bar = Progress("foreign corpus", len(jobs), unit="models")
     for pair, role in jobs:
         name = pair.model(role)
