@@ -58,6 +58,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from edge.assistant import Assistant
+    from edge.bench.runner import FOREIGN, _pick, foreign_items
     from edge.chooser import candidates
     from edge.config import load_settings
     from edge.models import ModelStore
@@ -77,19 +78,9 @@ def main() -> int:
         items = load_eval(ROOT / "build" / "dataset" / "eval.jsonl")
         docs = ROOT / "build" / "knowledge"
     else:
-        foreign = ROOT / "build" / "foreign"
-        qs = json.loads((foreign / "questions.json").read_text(encoding="utf-8"))
-        items = [{"id": q["id"], "question": q["question"], "contains": q.get("answer_contains") or [],
-                  "category": "unanswerable" if q["kind"] == "unanswerable" else "fact"} for q in qs]
-        docs = foreign / "text"
-    if args.per_category:
-        seen: dict[str, int] = {}
-        kept = []
-        for it in items:
-            if seen.get(it["category"], 0) < args.per_category:
-                kept.append(it)
-                seen[it["category"]] = seen.get(it["category"], 0) + 1
-        items = kept
+        items = foreign_items()  # the benchmark's own reading of the question bank
+        docs = FOREIGN / "text"
+    items = _pick(items, args.per_category)
     report: dict = {"corpus": args.corpus, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "items": len(items), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         index_path = Path(tmp) / "index.db"
