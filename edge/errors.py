@@ -43,6 +43,10 @@ class IndexError_(EdgeError):
     exit_code = 2
 
 
+class EmptyIndex(UsageError):
+    """Retrieval was asked for, but the document index holds nothing yet."""
+
+
 class DiskFull(EdgeError):
     """No room left to write a file (a model being assembled, a download)."""
 

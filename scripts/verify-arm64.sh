@@ -284,6 +284,39 @@ guest $E index search "battery terminal bolt torque" --json >"$WORK/search.json"
 guest $E ask "What torque do the battery terminal bolts need?" --rag --json --max-tokens 48 >"$WORK/ask.json"
 guest /root/edge/.venv/bin/python -c "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())" >"$WORK/sysinfo.txt"
 
+# Documents as people have them, read on arm64 by the binary wheels install-pi.sh installed
+# (pypdfium2, python-docx, lxml): a PDF, a Word file and a web page, made inside the root by
+# fpdf2 and python-docx (fpdf2 goes to a folder of its own, not into the user's venv).
+say "PDF, Word and HTML files indexed inside the root"
+guest /root/edge/.venv/bin/python -m pip install -q --target /root/fpdf2 fpdf2 >"$WORK/fpdf2.log" 2>&1 || { tail -5 "$WORK/fpdf2.log"; exit 1; }
+rm -rf "$RFS/root/formats" && mkdir -p "$RFS/root/formats"
+guest /usr/bin/env PYTHONPATH=/root/fpdf2 /root/edge/.venv/bin/python - <<'EOF'
+import docx
+from fpdf import FPDF
+pdf = FPDF()
+pdf.set_title("Greenhouse Controller")
+for lines in (["Greenhouse controller, wiring", "The fan relay uses terminal block X4."],
+              ["Greenhouse controller, limits", "The vent motor stalls above 38 newton metres of load."]):
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for ln in lines:
+        pdf.cell(0, 6, ln, new_x="LMARGIN", new_y="NEXT")
+pdf.output("/root/formats/controller.pdf")
+d = docx.Document()
+d.add_heading("Irrigation schedule", level=1)
+d.add_paragraph("Drip lines run for 12 minutes at dawn.")
+t = d.add_table(rows=2, cols=2)
+for i, row in enumerate([("Zone", "Valve"), ("Seedlings", "V7")]):
+    for j, cell in enumerate(row):
+        t.cell(i, j).text = cell
+d.save("/root/formats/irrigation.docx")
+open("/root/formats/heater.html", "w").write(
+    "<html><head><title>Heater notes</title><script>var x = 1;</script></head><body><nav>menu</nav>"
+    "<h1>Heater notes</h1><p>The frost heater switches on below 4 degrees.</p></body></html>")
+EOF
+guest $E index add /root/formats --index /root/formats.db --json >"$WORK/formats-add.json"
+guest $E index search "vent motor stall load" --index /root/formats.db --json >"$WORK/formats-search.json"
+
 python3 - "$WORK" "$OUT/summary.md" "$QEMU_CPU" "$PI_FLAGS" "$(( $(date +%s) - T0 ))" "${SUMMARY[@]}" <<'EOF'
 import json, sys, time
 work, out, cpu, flags, secs, *notes = sys.argv[1:]
@@ -292,6 +325,9 @@ search = json.load(open(f"{work}/search.json"))
 ask = json.load(open(f"{work}/ask.json"))
 sysinfo = open(f"{work}/sysinfo.txt").read().strip()
 hits = search["results"] if isinstance(search, dict) else search
+fmt_add = json.load(open(f"{work}/formats-add.json"))
+fmt_search = json.load(open(f"{work}/formats-search.json"))
+fmt_hits = fmt_search["results"] if isinstance(fmt_search, dict) else fmt_search
 checks = {
     "doctor: every check ok": doctor["ok"],
     "doctor: machine is aarch64": doctor["cpu"]["machine"] == "aarch64",
@@ -300,6 +336,8 @@ checks = {
     "llama.cpp without dot-product code (Pi 4)": "DOTPROD = 1" not in sysinfo,
     "index search finds the battery page": bool(hits) and "battery" in json.dumps(hits[0]).lower(),
     "ask --rag answers 9.0 N·m with a source": ("9.0" in ask["answer"] or "9 N" in ask["answer"]) and bool(ask["sources"]),
+    "PDF, Word and HTML files indexed (arm64 wheels)": fmt_add.get("added") == 3 and not fmt_add.get("failed"),
+    "search cites the PDF's page 2": bool(fmt_hits) and fmt_hits[0]["path"].endswith("controller.pdf") and fmt_hits[0].get("page") == 2,
 }
 t = ask["timings"]
 L = ["# arm64 verification (emulated Raspberry Pi 4)", "",
@@ -316,7 +354,10 @@ L += ["", "## Smoke test", "",
       f"decode {t['decode_tok_s']:.1f} tokens/s",
       f"- doctor: {doctor['cpu']['model']} / board `{doctor['cpu'].get('board')}`, SQLite via {doctor['sqlite']['driver']} {doctor['sqlite']['version']}, "
       f"sqlite-vec {doctor['sqlite']['sqlite_vec']}, default model {doctor.get('default_model')}, defaults {doctor.get('device_defaults')}",
-      f"- llama.cpp system info: `{sysinfo}`", ""]
+      f"- llama.cpp system info: `{sysinfo}`",
+      f"- formats: `edge index add` on a PDF, a .docx and an .html made inside the root: {fmt_add.get('added')} added, "
+      f"{fmt_add.get('chunks')} chunks; search \"vent motor stall load\" → " +
+      (f"`{fmt_hits[0]['path']}` page {fmt_hits[0].get('page')}, lines {fmt_hits[0].get('lines')}" if fmt_hits else "no hits"), ""]
 L += ["Verdict: **" + ("PASS" if all(checks.values()) else "FAIL") + "**", ""]
 open(out, "w").write("\n".join(L))
 print("\n".join(L))

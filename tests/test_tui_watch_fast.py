@@ -131,3 +131,31 @@ def test_startup_notices_are_shown_once_the_chat_is_open():
             assert [n.message for n in app._notifications] == ["not watching /media/usb: no such file or folder (from the watch setting)"]
 
     asyncio.run(go())
+
+
+def test_an_empty_index_during_the_first_sync_says_so_not_run_index_add(tmp_path):
+    """While the watcher's first sync has put nothing in the index yet, a question with retrieval is
+    told to wait, not to run `edge index add` (the watcher is doing just that); without a sync running,
+    the usual advice stands."""
+    import pytest
+
+    from edge.errors import EmptyIndex
+    from edge.rag.store import Index
+
+    s = load_settings()
+    Index(s.index_path).close()  # an index file with no documents
+
+    async def go():
+        app = EdgeApp(s, preload=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            chat = app.chat
+            with pytest.raises(EmptyIndex, match="edge index add"):
+                await asyncio.to_thread(chat._open_retriever)
+            chat.freshness = Freshness(syncing=1, watching=1, noun="folder")
+            with pytest.raises(EmptyIndex) as e:
+                await asyncio.to_thread(chat._open_retriever)
+            assert "still being read" in str(e.value) and "edge index add" not in str(e.value)
+            assert chat.assistant.retriever is None
+
+    asyncio.run(go())

@@ -26,11 +26,18 @@ def open_retriever(settings):
     """A retriever for the assistant: question, k -> (passages, embed_ms, search_ms)."""
     from ..prompt import Passage
 
-    index = open_index(settings, create=False, readonly=True)
-    if index.n_chunks() == 0:
-        from ..errors import UsageError
+    from ..errors import EmptyIndex
+    from .embed import load_embedder
 
-        raise UsageError(f"the index {index.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
+    # emptiness first: it is the more useful error, and it costs no embedder load
+    index = open_index(settings, create=False, readonly=True, embedder=False)
+    try:
+        if index.n_chunks() == 0:
+            raise EmptyIndex(f"the index {index.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
+        index.attach_embedder(load_embedder(settings))  # an index made by another embedder is refused, as before
+    except BaseException:
+        index.close()
+        raise
 
     def retrieve(question: str, k: int):
         results, embed_ms, search_ms = index.search(question, k=k)

@@ -180,6 +180,11 @@ class Index:
         if embedder is not None:
             self._bind_embedder(embedder)
 
+    def attach_embedder(self, emb: Embedder) -> None:
+        """Give an index opened without an embedder one now (refused if the index was made by another)."""
+        self._bind_embedder(emb)
+        self.embedder = emb
+
     def _bind_embedder(self, emb: Embedder) -> None:
         have = self.meta.get("embedder")
         if have is None and self.readonly:

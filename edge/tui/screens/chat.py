@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, LoadingIndicator, Static, Switch
 
 from ...chats import Message, history
-from ...errors import EdgeError
+from ...errors import EdgeError, EmptyIndex
 from ...present import stats_line
 from ...safe import line_safe
 from ..widgets.message import MessageView
@@ -393,7 +393,14 @@ class ChatScreen(Screen):
 
         with self._retriever_lock:  # opened once, by whichever worker needs it first
             if self.assistant.retriever is None:
-                self.assistant.retriever = open_retriever(self.settings)
+                try:
+                    self.assistant.retriever = open_retriever(self.settings)
+                except EmptyIndex as e:
+                    f = self.freshness
+                    if f is not None and f.syncing:  # "run edge index add" would mislead: the watcher is adding them
+                        raise EmptyIndex("nothing is indexed yet: the watched folders are still being read "
+                                         "(see the index line); ask again in a moment, or turn retrieval off") from e
+                    raise
 
     # -- actions ---------------------------------------------------------------------------------
     def action_stop(self) -> None:
