@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
-from .config import CHAT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
+from .config import CHAT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
 from .errors import IntegrityError, UsageError
 from .grounding import Check, check_answer
 from .llm import Engine, Event, SamplingParams
@@ -110,12 +110,10 @@ class Assistant:
         return base + ("+rag" if rag else "")
 
     def system_prompt(self, rag: bool) -> str:
-        """The user's system prompt if set; a fine-tuned model's own (the one it was trained with);
-        else the short default for the mode."""
+        """The user's system prompt if set, else the short one for the mode: the shipped reader
+        adapters are trained with exactly these two (build/reader/make_dataset.py)."""
         if self.settings.system_prompt:
             return self.settings.system_prompt
-        if self.artifact is not None and self.artifact.role == "ft":
-            return DEFAULT_SYSTEM_PROMPT
         return READER_SYSTEM_PROMPT if rag else CHAT_SYSTEM_PROMPT
 
     def sampling(self, **over) -> SamplingParams:

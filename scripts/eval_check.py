@@ -98,7 +98,9 @@ def main() -> int:
                 rows.append({"id": it["id"], "category": it["category"], "answer": ans.text, "correct": correct(ans.text, it),
                              "grounded": ans.grounded, "unsupported": ans.check.unsupported if ans.check else [],
                              "reason": ans.check.reason if ans.check else "", "prompt_tokens": ans.timings.prompt_tokens,
-                             "ttft_ms": round(ans.timings.ttft_ms, 1)})
+                             "ttft_ms": round(ans.timings.ttft_ms, 1),
+                             # what the model was shown, so a changed check can be re-scored without the model
+                             "passages": [src.shown for src in ans.sources]})
             a.close()
             r = rates(rows)
             r["seconds"] = round(time.perf_counter() - t0, 1)

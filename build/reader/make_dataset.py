@@ -59,6 +59,12 @@ GENERAL = [
 ]
 
 
+# Self-distillation: the base's own answers to these keep its general ability through fine-tuning
+# (16 were too few: the first full tiny run answered 13 of 30 held-out general questions, its base 19;
+# build/reader/eval_general.py holds those 30, none of them here).
+GENERAL_FILE = ROOT / "build" / "reader" / "general_prompts.txt"
+
+
 def collections(corpus: Path) -> list[Path]:
     return sorted(p for p in corpus.glob("*/*") if p.is_dir() and (p / "questions.json").is_file())
 
@@ -73,6 +79,9 @@ def main() -> int:
     ap.add_argument("--corpus", default=str(ROOT / "build" / "reader" / "corpus"))
     ap.add_argument("--out", default=str(ROOT / "build" / "reader" / "dataset"))
     ap.add_argument("--no-general", action="store_true", help="skip the base model's general answers (no model needed)")
+    ap.add_argument("--general", default="",
+                    help=f"more general prompts, one per line, answered by the base (e.g. {GENERAL_FILE.relative_to(ROOT)}; "
+                         "the committed dataset was made without)")
     ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE, help="share of fact questions also asked with their answer removed")
     ap.add_argument("--unanswerable-share", type=float, default=UNANSWERABLE_SHARE, help="share of the unanswerable questions used")
     args = ap.parse_args()
@@ -197,7 +206,14 @@ def main() -> int:
             return 1
         base_name = arts[0].name
         engine = Engine(store.path(arts[0]), n_ctx=1024, n_threads=settings.n_threads, checked=True)
-        for q in GENERAL:
+        prompts = list(GENERAL)
+        if args.general:
+            try:
+                prompts += [ln.strip() for ln in Path(args.general).read_text(encoding="utf-8").splitlines() if ln.strip()]
+            except (OSError, UnicodeDecodeError) as e:
+                print(f"--general {args.general}: {e}", file=sys.stderr)
+                return 2
+        for q in dict.fromkeys(prompts):
             built = engine.builder.build(q, budget=768, system=CHAT_SYSTEM_PROMPT)
             ans = engine.complete(built.tokens, SamplingParams(max_tokens=80, temperature=0.0, repeat_penalty=1.1)).text.strip()
             if ans:

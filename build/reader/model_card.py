@@ -98,6 +98,15 @@ def main() -> int:
                 cells.append(f"{pct(sum(a['correct'] for a in rows) / len(rows))} ({sum(a['correct'] for a in rows)}/{len(rows)})" if rows else "—")
             L.append(f"| {name} | {pct(m['summary']['accuracy'])} | " + " | ".join(cells) + f" | {pct(m['summary']['marked_grounded'])} |")
         L.append("")
+    gen = load(ROOT / "build" / "reports" / "answers-general.json")
+    if gen:
+        L += ["## General questions, without retrieval", "",
+              f"`build/reader/eval_general.py` ({gen['started']}): {gen['items']} general questions and short instructions, none "
+              "among the dataset's `general` ones, asked as `edge ask` asks them; right = an accepted string. A small model's "
+              "general knowledge varies with the CPU's kernels: compare the rows, not the figures alone.", "",
+              "| model | right |", "|---|---|"]
+        L += [f"| {name} | {m['right']}/{gen['items']} ({pct(m['share'])}) |" for name, m in gen["models"].items()]
+        L.append("")
     if bench:
         s = bench["summary"]
         env = bench["environment"]

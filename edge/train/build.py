@@ -17,7 +17,6 @@ from ..models import Artifact, ModelStore, sha256_file
 from .gguf_io import merge, quantize, read_gguf, read_lora, write_model
 
 BUILD_TYPES = ("q8_0", "q4_0")
-ADAPTER_NAME = "edge-lora"
 
 
 def ft_name(tier: str) -> str:
@@ -41,14 +40,6 @@ def shipped_adapters() -> list[tuple[Path, Artifact]]:
     if not out:
         raise ModelNotFound("the catalog has no shipped LoRA adapter")
     return out
-
-
-def shipped_adapter() -> tuple[Path, Artifact]:
-    """The tiny model's shipped adapter (`edge-lora`)."""
-    for p, a in shipped_adapters():
-        if a.name == ADAPTER_NAME:
-            return p, a
-    raise ModelNotFound("the catalog has no shipped LoRA adapter")
 
 
 def _origin(base_art: Artifact, adapter: Path, adapter_sha: str | None) -> str:
