@@ -155,6 +155,10 @@ fi
 
 guest() {
   # Run a command in the arm64 root: emulated, as root (proot -0), with the Pi 4's /proc/cpuinfo.
+  # In a mount namespace of its own: proot passes mount(2) and umount(2) through, and debootstrap's
+  # second stage unmounts /proc when it ends, which as real root took the host's /proc with it
+  # (every shell on the machine then failed). Here its mounts and unmounts stay in the namespace.
+  unshare --mount --propagation private \
   python3 "$WORK/nofaccessat2.py" proot -0 -r "$RFS" -q "qemu-aarch64-static -cpu $QEMU_CPU" \
     -b /dev -b /proc -b /sys -b /etc/resolv.conf -b "$WORK/cpuinfo-pi4:/proc/cpuinfo" \
     -b "$WORK/model-pi4:/proc/device-tree/model" "${CA_ARGS[@]}" -w /root \
