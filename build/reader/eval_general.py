@@ -74,7 +74,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", required=True, help="comma-separated installed model names (edge models list)")
     ap.add_argument("--max-tokens", type=int, default=48)
-    ap.add_argument("--out", default="", help="also write general-<date>.json with every answer here")
+    ap.add_argument("--out", default="", help="also write answers-general.json, every answer with its score, into this folder")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args()
 

@@ -85,6 +85,13 @@ def main() -> int:
     ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE, help="share of fact questions also asked with their answer removed")
     ap.add_argument("--unanswerable-share", type=float, default=UNANSWERABLE_SHARE, help="share of the unanswerable questions used")
     args = ap.parse_args()
+    general_prompts = list(GENERAL)
+    if args.general:  # read before the long work, so a bad path fails at once
+        try:
+            general_prompts += [ln.strip() for ln in Path(args.general).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"--general {args.general}: {e}", file=sys.stderr)
+            return 2
 
     from edge.chooser import tier_of
     from edge.config import CHAT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, load_settings
@@ -206,14 +213,7 @@ def main() -> int:
             return 1
         base_name = arts[0].name
         engine = Engine(store.path(arts[0]), n_ctx=1024, n_threads=settings.n_threads, checked=True)
-        prompts = list(GENERAL)
-        if args.general:
-            try:
-                prompts += [ln.strip() for ln in Path(args.general).read_text(encoding="utf-8").splitlines() if ln.strip()]
-            except (OSError, UnicodeDecodeError) as e:
-                print(f"--general {args.general}: {e}", file=sys.stderr)
-                return 2
-        for q in dict.fromkeys(prompts):
+        for q in dict.fromkeys(general_prompts):
             built = engine.builder.build(q, budget=768, system=CHAT_SYSTEM_PROMPT)
             ans = engine.complete(built.tokens, SamplingParams(max_tokens=80, temperature=0.0, repeat_penalty=1.1)).text.strip()
             if ans:
