@@ -14,13 +14,33 @@ those no passage holds at all), cites a passage that was not given, or asserts w
 do not hold; None when there is nothing to judge — no passages were given, or the answer declines
 ("The documents don't say."), which asserts nothing a passage could hold or contradict.
 
+A value that is in the cited passage may still answer another question: a small reader often copies
+*a* value from the passage it cites, but the wrong one. When the question is known, four more tests
+ask whether the value stands where the passages speak of what was asked. They compare the
+question's key words — its content words, leaving out stop words and the words every question is
+made of, such as "what", "default" or "value" — lightly stemmed, identifiers whole and by their parts
+(`max_help_position`: max, help, position):
+
+- the kind of quantity: a question that asks for a quantity by name ("what torque", "which
+  voltage", "how long") is not answered by a value in a unit of another kind (32 A for a time),
+  nor by checkable spans none of which is a number (an error code for a time);
+- the named field: when the question names a key that the cited passage sets (`rename=False`), an
+  answer that gives the value another key has there (`None`) is not grounded;
+- the line: each value must stand, in a cited passage, on a line (a table row is read with its
+  column heads) that shares a key word of the question;
+- the competing value: a value with a unit is not grounded when a passage gives another value of
+  the same kind on a line that matches the question better (key words weighted by how few lines of
+  the given passages hold them) than every cited line that holds the answer's value.
+
 This is a lexical check, not entailment: it catches the common failures of small readers (a value
-from another passage, from memory, or from the sample manual it was trained on) and says which
-span is unsupported; it cannot tell a right value put in a wrong sentence.
+from another passage, from memory, from the sample manual it was trained on, or from a line about
+something else) and says which span is unsupported and why; it cannot tell which of two values in
+one sentence answers the question, nor whether an answer is complete.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -43,11 +63,12 @@ _STOP = frozenset(
     while who whom why will with would you your yours yes must may might shall need needs""".split()
 )
 
+# Alternatives are tried in order, so a unit comes before any unit it starts with ("km/h" before "km").
 _UNITS = (
-    r"N·m|N⋅m|Nm|kWh|Wh|kW|mW|W|kVA|VA|mAh|Ah|mA|A|kV|mV|V|Hz|kHz|MHz|GHz|°C|°F|ºC|K|%|mm²|mm|cm|km|m²|m³|m|"
-    r"kg|mg|g|t|lb|oz|ml|mL|l|L|s|ms|µs|us|min|h|hrs?|hours?|minutes?|seconds?|days?|weeks?|months?|years?|"
-    r"bar|psi|kPa|Pa|MPa|dB|dBm|lux|lm|rpm|KB|MB|GB|TB|KiB|MiB|GiB|kB|B|bytes?|bits?|px|pt|in|ft|mph|km/h|"
-    r"m/s|cal/cm²|Ω|kΩ|MΩ|µF|nF|pF|µH|mH"
+    r"N·m|N⋅m|Nm|kWh|Wh|kW|mW|W|kVA|VA|mAh|Ah|mA|A|kV|mV|V|kHz|MHz|GHz|Hz|°C|°F|ºC|K|%|km/h|m/s|mm²|mm|cm|km|m²|m³|m|"
+    r"kg|mg|g|t|lb|oz|ml|mL|l|L|ms|µs|us|min|s|h|hrs?|hours?|minutes?|seconds?|days?|weeks?|months?|years?|"
+    r"bar|psi|kPa|Pa|MPa|dBm|dB|lux|lm|rpm|KB|MB|GB|TB|KiB|MiB|GiB|kB|B|bytes?|bits?|px|pt|in|ft|mph|"
+    r"cal/cm²|kΩ|MΩ|Ω|µF|nF|pF|µH|mH"
 )
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<num>[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
@@ -153,6 +174,200 @@ def _content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9'-]{2,}", unicodedata.normalize("NFKC", text).casefold()) if w not in _STOP}
 
 
+# --- where a value stands: the tests that need the question -------------------------------------
+
+# Words every question is made of; they say what kind of answer is wanted, not what it is about.
+_QUESTION_FRAME = frozenset(
+    """what which how many much long often default defaults value values number kind sort type way happen
+    happens get gets give gives given take takes set called named name mean means explain describe define tell
+    apply applies applied required require""".split()
+)
+
+# The kind of quantity a unit measures (short units that are also words or letters, such as in, t, l
+# and B, are left out: "6 in the cabinet" is not a length).
+_UNIT_KIND = {norm(u): kind for kind, units in {
+    "voltage": "v mv kv", "current": "a ma ka", "power": "w kw mw va kva", "energy": "wh kwh",
+    "charge": "ah mah", "frequency": "hz khz mhz ghz", "temperature": "°c °f ºc",
+    "length": "mm cm km m ft", "area": "mm² m²", "volume": "m³ ml", "mass": "kg mg g lb oz",
+    "time": "ms µs s min h hr hrs hour hours minute minutes second seconds day days week weeks month months year years",
+    "pressure": "bar psi kpa pa mpa", "resistance": "Ω kΩ MΩ", "torque": "N·m", "speed": "rpm mph km/h m/s",
+    "data": "kb mb gb tb kib mib gib byte bytes bit bits", "ratio": "%",
+}.items() for u in units.split()}
+
+# Words that name a quantity when a question asks for one ("what torque", "which voltage").
+_KIND_WORDS = {w: kind for kind, words in {
+    "voltage": "voltage voltages", "current": "current currents amperage", "power": "power wattage",
+    "energy": "energy", "temperature": "temperature temperatures", "length": "length distance height width spacing clearance",
+    "mass": "weight mass", "time": "time duration interval period timeout delay", "pressure": "pressure",
+    "resistance": "resistance impedance", "torque": "torque", "frequency": "frequency", "speed": "speed",
+    "ratio": "percentage percent",
+}.items() for w in words.split()}
+_HOW = {"long": {"time", "length"}, "often": {"time"}, "frequently": {"time"}, "soon": {"time"}, "heavy": {"mass"},
+        "hot": {"temperature"}, "cold": {"temperature"}, "warm": {"temperature"}, "far": {"length"}, "high": {"length"},
+        "tall": {"length"}, "wide": {"length"}, "deep": {"length"}, "fast": {"speed"}}
+# where the noun phrase after "what"/"which" ends
+_PHRASE_END = frozenset(
+    """is are was were be been does do did can could should must may might will would has have had of for in on at to
+    from with by during before after between when while if within under over into per than that which who whose where""".split()
+)
+
+
+def _kind_of_unit(unit: str) -> str | None:
+    return _UNIT_KIND.get(norm(unit)) if unit else None
+
+
+def _asked_kinds(question: str) -> set[str]:
+    """The kinds of quantity a question asks for by name: in the noun phrase after "what"/"which"
+    ("what clamp torque applies" → torque; "the changeover time of" → time), or "how long/often/...".
+    Quantity words elsewhere in the question ("... restores power to loads") do not count."""
+    ws = re.findall(r"[a-z]+", unicodedata.normalize("NFKC", question).casefold())
+    kinds: set[str] = set()
+    for i, w in enumerate(ws):
+        if w == "how" and i + 1 < len(ws) and ws[i + 1] in _HOW:
+            kinds |= _HOW[ws[i + 1]]
+        elif w in ("what", "which", "how"):
+            j = i + 1
+            while j < len(ws) and ws[j] in ("is", "are", "was", "were", "the", "a", "an", "s", "much", "many"):
+                j += 1
+            while j < len(ws) and ws[j] not in _PHRASE_END:
+                if ws[j] in _KIND_WORDS:
+                    kinds.add(_KIND_WORDS[ws[j]])
+                j += 1
+    return kinds
+
+
+def _stem(w: str) -> str:
+    """Light stemming, the same on both sides: plural, -ed, -ing, a final e, a doubled final letter
+    (voltages/voltage, rated/rate, installed/install, spacing/space, shipped/ship)."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not (suffix == "s" and w.endswith("ss")):
+            w = w[: -len(suffix)]
+            break
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1].isalpha():
+        w = w[:-1]
+    return w
+
+
+def _key_words(text: str, *, question: bool = False) -> dict[str, str]:
+    """Stemmed content words, each with the word it came from; an identifier counts whole and by
+    its parts (`lru_cache`: lru, cache; `TextWrapper`: text, wrapper; `CV-MON-0007`: cv, mon)."""
+    out: dict[str, str] = {}
+    for m in re.finditer(r"[A-Za-z0-9][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]", unicodedata.normalize("NFKC", text)):
+        tok = m.group(0)
+        parts = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", tok)
+        for w in [tok.casefold()] + ([p.casefold() for p in parts] if len(parts) > 1 else []):
+            if len(w) < 2 or w.isdigit() or w in _STOP or (question and w in _QUESTION_FRAME):
+                continue
+            out.setdefault(_stem(w), w)
+    return out
+
+
+def _lines(passages: Sequence[str]) -> list[tuple[str, str]]:
+    """The lines of the passages, each with its context: a table row with its table's first row
+    (the column heads: "| Battery module terminals | M8 | 9.0 N·m |" is about a torque when the
+    table begins "| Connection | Thread | Torque |")."""
+    out = []
+    for p in passages:
+        head = None
+        for ln in p.split("\n"):
+            t = ln.strip()
+            if not t or t == "…":
+                continue
+            if not t.startswith("|"):
+                head = None
+            elif head is None:
+                head = t
+            out.append((ln, t if head is None or head == t else head + "\n" + t))
+    return out
+
+
+def _holds(span: Span, line: str) -> bool:
+    return _supported(span, unicodedata.normalize("NFKC", line).casefold(), norm(line), _numbers(line))
+
+
+# name=value, as in signatures, configuration and code
+_FIELD = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*) ?= ?('[^'\n]*'|\"[^\"\n]*\"|\([^()\n]*\)|[^\s,;()\[\]{}|=]+)")
+
+
+def _same_value(a: str, b: str) -> bool:
+    a, b = a.strip("'\"`"), b.strip("'\"`")
+    try:
+        return float(a.replace(",", "")) == float(b.replace(",", ""))
+    except ValueError:
+        return norm(a) == norm(b)
+
+
+def _placement(answer: str, spans: list[Span], question: str, passages: Sequence[str], cited: list[int]) -> tuple[list[str], str] | None:
+    """Why the answer's values, though in the cited passages, do not answer the question — the
+    spans at fault and a reason — or None when nothing speaks against them."""
+    # 1. the kind of quantity asked for by name
+    asked = _asked_kinds(question)
+    kinds = {k for s in spans if s.kind == "number" for k in [_kind_of_unit(s.unit)] if k}
+    if asked and spans and not any(s.kind == "number" for s in spans):
+        return [s.text for s in spans], f"the question asks for a {' or '.join(sorted(asked))}, but the answer gives no quantity"
+    if asked and kinds and not kinds & asked:
+        bad = [s.text for s in spans if _kind_of_unit(s.unit)]
+        given = " or ".join(sorted(kinds))
+        return bad, f"'{bad[0]}' is a {given} value, but the question asks for a {' or '.join(sorted(asked))}"
+
+    pool = "\n".join(passages[n - 1] for n in cited)
+    # 2. a key the question names, set in the cited passage to another value than the answer's
+    q_names = {t.casefold() for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question)}
+    fields = [(m.group(1), m.group(2)) for m in _FIELD.finditer(pool)]
+    named = [(k, v) for k, v in fields if k.casefold() in q_names]
+    values = [s.text for s in spans]
+    if not values:
+        m = re.fullmatch(r"(?:[A-Za-z_]\w* ?= ?)?([^\s=]+?)\.?", _CITE.sub(" ", answer).strip())
+        values = [m.group(1)] if m else []
+    if named and values and not any(_same_value(a, v) for a in values for _, v in named):
+        elsewhere = [(k, v) for k, v in fields if k.casefold() not in q_names and any(_same_value(a, v) for a in values)]
+        if elsewhere:
+            k, v = named[0]
+            return values, f"the cited passage gives {k}={v}; {values[0]} is the value of {elsewhere[0][0]}"
+
+    # 3. and 4. the line a value stands on
+    asked_words = _key_words(question, question=True)
+    qwords = set(asked_words)
+    if not qwords or not spans:
+        return None
+    lines = _lines(passages)
+    line_words = [set(_key_words(ctx)) for _, ctx in lines]
+    weight = {w: math.log(1 + len(lines) / df) for w in qwords if (df := sum(w in lw for lw in line_words))}
+
+    def score(words: set[str]) -> float:
+        return sum(weight.get(w, 0.0) for w in qwords & words)
+
+    def words_of(stems) -> str:
+        return ", ".join(f"'{asked_words[w]}'" for w in sorted(stems, key=lambda w: (-weight.get(w, 0.0), w))[:3])
+
+    cited_lines = _lines([passages[n - 1] for n in cited])
+    for s in spans:
+        held_words = [set(_key_words(ctx)) for ln, ctx in cited_lines if _holds(s, ln)]
+        if not held_words:  # spread over lines: the literal test above is all there is
+            continue
+        if not any(lw & qwords for lw in held_words):
+            return [s.text], f"'{s.text}' is in the cited passage, but not where it speaks of {words_of(qwords)}"
+        kind = _kind_of_unit(s.unit) if s.kind == "number" else None
+        if kind is None:
+            continue
+        # another value of the same kind, on a line that matches the question better
+        best, rival, rival_words = max(score(lw) for lw in held_words), None, set()
+        for (ln, _), lw in zip(lines, line_words):
+            if _holds(s, ln) or score(lw) <= best + 1e-9:
+                continue
+            other = [m.group(0) for m in _NUMBER.finditer(ln) if m.group("unit") and _kind_of_unit(m.group("unit")) == kind
+                     and float(m.group("num").replace(",", "")) != s.value]
+            if other:
+                best, rival, rival_words = score(lw), other[0], lw
+        if rival is not None:
+            extra = qwords & rival_words - set().union(*held_words)
+            where = f"where they speak of {words_of(extra)}" if extra else "on a line closer to the question"
+            return [s.text], f"'{s.text}' is in the cited passage, but {where} the passages give {rival}"
+    return None
+
+
 @dataclass
 class Check:
     """The verdict on one answer. `grounded` is None when the answer was given no passages."""
@@ -199,9 +414,12 @@ def check_answer(answer: str, passages: Sequence[str], *, question: str = "") ->
             held = len(spans) - len(unsupported)
             return Check(False, cited, checked, unsupported,
                          reason=f"cites no passage ({held} of {len(spans)} spans are in some passage)")
-        ok = not unsupported
-        reason = f"every checked span is in {where}" if ok else f"{len(unsupported)} of {len(spans)} spans are not in {where}"
-        return Check(ok, cited, checked, unsupported, reason=reason)
+        if unsupported:
+            return Check(False, cited, checked, unsupported, reason=f"{len(unsupported)} of {len(spans)} spans are not in {where}")
+        wrong = _placement(answer, spans, question, passages, cited) if question.strip() else None
+        if wrong:
+            return Check(False, cited, checked, wrong[0], reason=wrong[1])
+        return Check(True, cited, checked, [], reason=f"every checked span is in {where}")
     words = _content_words(_CITE.sub(" ", answer)) - _content_words(question)
     if not cited:
         return Check(False, cited, sorted(words), sorted(words - _content_words(pool_text)), reason="cites no passage")
@@ -213,5 +431,9 @@ def check_answer(answer: str, passages: Sequence[str], *, question: str = "") ->
     missing = sorted(words - held)
     share = 1 - len(missing) / len(words)
     ok = share >= WORD_SUPPORT
+    if ok and question.strip():
+        wrong = _placement(answer, [], question, passages, cited)
+        if wrong:
+            return Check(False, cited, sorted(words), wrong[0], reason=wrong[1])
     return Check(ok, cited, sorted(words), [] if ok else missing,
                  reason=f"{share:.0%} of the answer's content words are in {where}")

@@ -101,3 +101,93 @@ def test_a_bare_citation_is_not_an_answer():
 def test_an_answer_made_of_the_questions_words_gets_no_verdict():
     c = check("Yes, the torque wrench [1].", question="Is a torque wrench needed?")
     assert c.grounded is None
+
+
+# --- where a value stands: the tests that need the question ----------------------------------------
+
+MANUAL = [
+    "Torque the M10 busbar studs to 18 N·m.\nTorque the M6 cover screws to 4 N·m.\nThe fan starts at 35 °C and stops at 30 °C.",
+    "| Connection | Thread | Torque |\n| Battery terminals | M8 | 9.0 N·m |\n| Shunt bolts | M10 | 18 N·m |",
+    "wrap(text, width=70, **kwargs)\n    TextWrapper(width=70, tabsize=8, max_lines=None)",
+    "Valid levels range from 1 to 9.\nThe window size is 15 by default.",
+    "A short circuit on the output shuts it down within 20 ms (E-207).",
+]
+
+
+def ask(answer, question):
+    return check_answer(answer, MANUAL, question=question)
+
+
+def test_the_right_value_on_the_questions_line_is_grounded():
+    for answer, question in (
+        ("18 N·m [1]", "What torque do the busbar studs need?"),
+        ("9.0 N·m [2]", "What torque do the battery terminals take?"),  # a table row is read with its column heads
+        ("35 °C [1]", "At what temperature does the fan start?"),
+        ("70 [3]", "What is the default width of a TextWrapper?"),
+        ("width=70 [3]", "What is the default width of a TextWrapper?"),
+        ("15 [4]", "What is the default window size?"),
+        ("20 ms [5]", "Within what time does the output shut down after a short circuit?"),
+        ("Torque the studs to 18 N·m [1].", "How tight must the busbar studs be?"),
+    ):
+        c = ask(answer, question)
+        assert c.grounded is True, (answer, question, c)
+        assert not c.unsupported
+
+
+def test_a_value_from_a_line_about_something_else_is_flagged():
+    # in the cited passage, but the passages give another torque where they speak of the busbar studs
+    c = ask("4 N·m [1]", "What torque do the busbar studs need?")
+    assert c.grounded is False and c.unsupported == ["4 N·m"]
+    assert "is in the cited passage, but where they speak of" in c.reason and "'busbar'" in c.reason and "18 N·m" in c.reason
+    c = ask("18 N·m [2]", "What torque do the battery terminals take?")  # the shunt bolts' row
+    assert c.grounded is False and c.unsupported == ["18 N·m"] and "9.0 N·m" in c.reason
+    # on a line that shares no key word of the question at all
+    c = ask("9 [4]", "What is the default window size?")
+    assert c.grounded is False and c.unsupported == ["9"]
+    assert c.reason.startswith("'9' is in the cited passage, but not where it speaks of") and "'window'" in c.reason
+
+
+def test_a_value_of_another_key_is_flagged():
+    c = ask("8 [3]", "What is the default width of a TextWrapper?")
+    assert c.grounded is False and c.unsupported == ["8"]
+    assert "width=70" in c.reason and "tabsize" in c.reason
+    c = ask("None [3]", "What is the default width of a TextWrapper?")  # an answer without checkable spans
+    assert c.grounded is False and "width=70" in c.reason and "max_lines" in c.reason
+
+
+def test_a_quantity_of_another_kind_than_the_one_asked_is_flagged():
+    c = ask("4 N·m [1]", "At what temperature does the fan start?")
+    assert c.grounded is False and c.unsupported == ["4 N·m"]
+    assert c.reason == "'4 N·m' is a torque value, but the question asks for a temperature"
+    c = ask("E-207 [5]", "Within what time does the output shut down after a short circuit?")
+    assert c.grounded is False and "asks for a time, but the answer gives no quantity" in c.reason
+    # a quantity word outside what the question asks for does not count: "power" here is not asked for
+    assert ask("35 °C [1]", "At what temperature does the fan start when the power is on?").grounded is True
+
+
+def test_without_the_question_only_the_literal_test_applies():
+    assert check_answer("4 N·m [1]", MANUAL).grounded is True
+    assert check_answer("8 [3]", MANUAL).grounded is True
+    assert check_answer("5 N·m [1]", MANUAL).grounded is False
+
+
+def test_the_literal_verdicts_come_first():
+    # a value the cited passage does not hold is named as such, whatever its line
+    c = ask("12 N·m [1]", "What torque do the busbar studs need?")
+    assert c.grounded is False and c.unsupported == ["12 N·m"] and "not in the cited passages" in c.reason
+    c = ask("18 N·m", "What torque do the busbar studs need?")
+    assert c.grounded is False and "cites no passage" in c.reason
+
+
+def test_question_words_are_compared_lightly_stemmed_and_by_identifier_parts():
+    from edge.grounding import _asked_kinds, _key_words, _stem
+
+    assert _stem("voltages") == _stem("voltage") and _stem("rated") == _stem("rate")
+    assert _stem("installed") == _stem("install") and _stem("spacing") == _stem("space") and _stem("classes") == _stem("class")
+    words = set(_key_words("What is the default maxsize of functools.lru_cache?", question=True))
+    assert {_stem(w) for w in ("maxsize", "lru", "cache")} <= words and not words & {"what", "default"}
+    assert set(_key_words("TextWrapper(width=70)")) >= {_stem(w) for w in ("text", "wrapper", "width")}
+    assert _asked_kinds("When attaching the conductor, what clamp torque applies?") == {"torque"}
+    assert _asked_kinds("What battery state of charge restores power to loads?") == set()
+    assert _asked_kinds("How long must I wait?") == {"time", "length"}
+    assert _asked_kinds("What is the changeover time of the switch?") == {"time"}
