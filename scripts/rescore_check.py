@@ -64,8 +64,11 @@ def load(files: list[Path]) -> tuple[list[dict], list[str]]:
     skipped: list[str] = []
     qcache: dict[str, dict[str, dict]] = {}
     for f in files:
-        d = json.loads(Path(f).read_text(encoding="utf-8"))
-        corpus = d.get("corpus")
+        try:
+            d = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SystemExit(f"rescore_check: {f}: {e}")
+        corpus = d.get("corpus") if isinstance(d, dict) else None
         if corpus not in ("foreign", "sample") or not isinstance(d.get("models"), dict):
             skipped.append(f"{f}: not an eval_check report")
             continue
@@ -152,7 +155,7 @@ def main() -> int:
     if args.half:
         rows = [r for r in rows if r["half"] == args.half]
     if not rows:
-        print("no saved answers with passages found", file=sys.stderr)
+        print("no saved answers with passages found" + (f" ({'; '.join(skipped[:3])})" if skipped else ""), file=sys.stderr)
         return 1
     rescore(rows)
     table = {name: summary(g) for name, g in groups(rows, args.halves).items()}
