@@ -263,10 +263,11 @@ def cmd_finetune(args) -> int:
     from pathlib import Path
 
     from .train.finetune import finetune
-    from .train.trainer import TrainConfig
+    from .train.trainer import TrainConfig, resolve_precision
 
     s = _settings(args)
-    cfg = TrainConfig(device=args.device, threads=s.n_threads)
+    cfg = TrainConfig(device=args.device, threads=s.n_threads,
+                      precision=resolve_precision(args.precision) if args.device == "cpu" else ("fp32" if args.precision == "auto" else args.precision))
     for k in ("epochs", "max_steps", "lora_rank", "lora_alpha", "lr", "batch_tokens", "seed"):
         v = getattr(args, k)
         if v is not None:
@@ -499,6 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, help="random seed (default 1234)")
     f.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     f.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    f.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="bf16 for the frozen weights' products; auto (default) = bf16 where the CPU has AVX512_BF16 or AMX, else fp32")
     f.add_argument("--quant", default="q8_0", choices=["q8_0", "q4_0", "f16"], help="quantization of the built model (default q8_0)")
     f.add_argument("--out", help="folder for checkpoints and the adapter (default $EDGE_HOME/finetune/NAME)")
     f.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")

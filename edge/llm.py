@@ -54,6 +54,61 @@ class SamplingParams:
 ADAPT_EVERY_S = 0.25
 
 
+def cpu_lists_amx() -> bool:
+    """True when /proc/cpuinfo lists Intel AMX (amx_tile / amx_int8)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"amx_tile", "amx_int8"})
+    except OSError:
+        pass
+    return False
+
+
+def extra_buffer_types() -> bool:
+    """Whether llama.cpp may use its extra weight buffer types (AMX tiles, CPU weight repacking).
+
+    On a CPU that lists AMX they include ggml's AMX matrix path, which on some virtual machines that
+    list AMX dies with a general protection fault at its first `ldtilecfg` (seen here: every model
+    load followed by a prompt crashed the process). So they are off where AMX is listed — these are
+    servers, not the small machines edge is for; prompt processing of Q4_0 weights loses the
+    repacked layout there — and on everywhere else. EDGE_LLAMA_EXTRA_BUFTS=1 or =0 overrides."""
+    env = os.environ.get("EDGE_LLAMA_EXTRA_BUFTS", "").strip()
+    if env in ("0", "1"):
+        return env == "1"
+    return not cpu_lists_amx()
+
+
+_params_lock = threading.Lock()
+
+
+class model_params:
+    """While held, llama-cpp-python's default model parameters carry `extra_buffer_types()`
+    (its `Llama` has no argument for it; it reads `llama_model_default_params()` when it loads)."""
+
+    def __enter__(self):
+        import llama_cpp.llama_cpp as ll
+
+        _params_lock.acquire()
+        self._ll, self._orig = ll, ll.llama_model_default_params
+        extra, orig = extra_buffer_types(), self._orig
+
+        def params():
+            p = orig()
+            p.use_extra_bufts = extra
+            return p
+
+        ll.llama_model_default_params = params
+        return self
+
+    def __exit__(self, *exc):
+        self._ll.llama_model_default_params = self._orig
+        _params_lock.release()
+        return False
+
+
 class Engine:
     """A loaded GGUF model."""
 
@@ -95,7 +150,7 @@ class Engine:
             self._load = OtherLoad()
         t0 = time.perf_counter()
         try:
-            with _quiet_stderr(not verbose):
+            with _quiet_stderr(not verbose), model_params():
                 self.llm = Llama(
                     model_path=str(self.path),
                     n_ctx=n_ctx,

@@ -34,6 +34,8 @@ def main() -> int:
     ap.add_argument("--alpha", type=float, default=32.0)
     ap.add_argument("--batch-tokens", type=int, default=4096)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = the whole run)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                    help="bf16 for the frozen weights' products; auto = bf16 where the CPU has AVX512_BF16/AMX (default)")
     ap.add_argument("--out", default="", help="checkpoints (default build/out/reader-<size>, not committed)")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="write the adapter from the last checkpoint of an unfinished run, without training (the report says how far it got)")
@@ -47,7 +49,7 @@ def main() -> int:
     from edge.train.data import Tokenizer, validate_jsonl
     from edge.train.gguf_io import read_gguf, write_lora
     from edge.train.model import LlamaLoRA
-    from edge.train.trainer import TrainConfig, train
+    from edge.train.trainer import TrainConfig, resolve_precision, train
 
     s = load_settings()
     store = ModelStore(s.home)
@@ -62,7 +64,8 @@ def main() -> int:
     tk = Tokenizer(base_path)
     examples = [tk.example(m) for m in records]
     cfg = TrainConfig(lora_rank=args.rank, lora_alpha=args.alpha, lr=args.lr, epochs=args.epochs, max_steps=args.max_steps,
-                      batch_tokens=args.batch_tokens, threads=s.n_threads, warmup_steps=20, max_len=1024)
+                      batch_tokens=args.batch_tokens, threads=s.n_threads, warmup_steps=20, max_len=1024,
+                      precision=resolve_precision(args.precision))
     print(f"{len(examples)} examples, {sum(len(e) for e in examples)} tokens per pass "
           f"({sum(len(e) - e.n_prompt for e in examples)} answer tokens); base {base_art.name}", file=sys.stderr)
     base = read_gguf(base_path)

@@ -51,10 +51,11 @@ def raw_llama_bench(
 ) -> BaselineResult:
     import llama_cpp as lc
 
-    from ..llm import _quiet_stderr
+    from ..llm import _quiet_stderr, extra_buffer_types
 
     lc.llama_backend_init()
     mparams = lc.llama_model_default_params()
+    mparams.use_extra_bufts = extra_buffer_types()  # as edge's engine loads it
     with _quiet_stderr(True):
         model = lc.llama_model_load_from_file(str(model_path).encode(), mparams)
     if not model:

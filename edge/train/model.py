@@ -38,7 +38,13 @@ class LoRALinear(nn.Module):
             self.scale = alpha / rank
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight, self.bias)
+        w = self.weight
+        if w.dtype != x.dtype:  # frozen weight kept in bf16: the big product in bf16, the rest in fp32
+            y = F.linear(x.to(w.dtype), w).to(x.dtype)
+            if self.bias is not None:
+                y = y + self.bias
+        else:
+            y = F.linear(x, w, self.bias)
         if self.rank > 0:
             y = y + F.linear(F.linear(x, self.lora_a), self.lora_b) * self.scale
         return y
@@ -89,11 +95,20 @@ class Block(nn.Module):
         if rep > 1:
             k = k.repeat_interleave(rep, dim=1)
             v = v.repeat_interleave(rep, dim=1)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if mask is None:  # causal only: torch's fused kernel, memory linear in the length
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj["attn_output"](a.transpose(1, 2).reshape(b, n, hp.n_embd))
         h = rms_norm(x, self.ffn_norm, hp.rms_eps)
         x = x + self.proj["ffn_down"](F.silu(self.proj["ffn_gate"](h)) * self.proj["ffn_up"](h))
         return x
+
+
+def _right_padded(pad_mask: torch.Tensor) -> bool:
+    """True when every row is real tokens then padding (a prefix of True), as the trainer batches."""
+    m = pad_mask.bool()
+    return bool((m[:, 1:] <= m[:, :-1]).all())
 
 
 class LlamaLoRA(nn.Module):
@@ -122,15 +137,26 @@ class LlamaLoRA(nn.Module):
         b, n = ids.shape
         x = F.embedding(ids, self.tok_embd)
         cos, sin = self._tables(n, ids.device)
-        mask = torch.ones(n, n, dtype=torch.bool, device=ids.device).tril()
-        if pad_mask is not None:  # keys that are padding are never attended to
-            mask = mask[None, None] & pad_mask[:, None, None, :].bool()
+        mask = None
+        if pad_mask is not None and not _right_padded(pad_mask):  # keys that are padding are never attended to
+            mask = torch.ones(n, n, dtype=torch.bool, device=ids.device).tril()[None, None] & pad_mask[:, None, None, :].bool()
+        # Right padding needs no mask beyond the causal one: a real position only sees positions before
+        # it, all real; the padded positions' outputs are never used. Without an explicit mask torch
+        # runs its fused attention, which does not keep the (n x n) weights of every layer for backward.
         for blk in self.blocks:
             x = blk(x, cos, sin, mask)
         return rms_norm(x, self.out_norm, self.hp.rms_eps)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(h, self.output if self.output is not None else self.tok_embd)
+
+    def set_base_dtype(self, dtype: torch.dtype) -> None:
+        """Keep the frozen projection weights in `dtype` (bf16 halves their memory and, on CPUs with
+        AVX512_BF16 or AMX, runs their products at bf16 speed). The LoRA matrices, norms, the
+        residual stream, embeddings and the output head stay fp32, so the loss is computed in fp32."""
+        for blk in self.blocks:
+            for lin in blk.proj.values():
+                lin.weight.data = lin.weight.data.to(dtype)
 
     def lora_parameters(self):
         return [p for n, p in self.named_parameters() if "lora_" in n]

@@ -27,8 +27,33 @@ class TrainConfig:
     warmup_steps: int = 10
     seed: int = 1234
     device: str = "cpu"
+    precision: str = field(default="fp32", metadata={"help": "fp32, or bf16 for the frozen weights' products (see cpu_has_bf16)"})
     threads: int = 0
     checkpoint_every: int = 25
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bf16 products natively (x86 AVX512_BF16 or AMX-BF16, arm64 BF16).
+    Elsewhere torch emulates bf16 and it is slower than fp32."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags = set(val.split())
+            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    return False
+
+
+def resolve_precision(choice: str) -> str:
+    """'auto' -> 'bf16' where the CPU has it, else 'fp32'; 'bf16' and 'fp32' as given."""
+    if choice not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {choice!r}")
+    if choice == "auto":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    return choice
 
 
 def make_batches(lengths: list[int], batch_tokens: int, rng: random.Random) -> list[list[int]]:
@@ -64,6 +89,10 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
     model.to(device)
+    if cfg.precision == "bf16":
+        model.set_base_dtype(torch.bfloat16)
+    elif cfg.precision != "fp32":
+        raise ValueError(f"precision must be bf16 or fp32, not {cfg.precision!r}")
     params = model.lora_parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     keep = [i for i, e in enumerate(examples) if len(e) <= cfg.max_len]

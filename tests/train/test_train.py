@@ -57,9 +57,9 @@ def base_f32(base, tmp_path_factory):
 def llama_logits(path, tokens, lora=None):
     from llama_cpp import Llama
 
-    from edge.llm import _quiet_stderr
+    from edge.llm import _quiet_stderr, model_params
 
-    with _quiet_stderr(True):
+    with _quiet_stderr(True), model_params():
         llm = Llama(str(path), n_ctx=256, logits_all=True, verbose=False, n_threads=2, lora_path=str(lora) if lora else None)
     llm.reset()
     llm.eval(tokens)
@@ -140,6 +140,48 @@ def test_tiny_training_lowers_the_loss_and_the_adapter_loads(real_home, real_llm
         assert out.timings.completion_tokens > 0
     finally:
         eng.close()
+
+
+def test_bf16_base_weights_keep_the_logits_and_still_train(real_llm_path, base, tmp_path):
+    """precision="bf16" keeps the frozen projections in bf16 (the fast path on AVX512_BF16/AMX CPUs;
+    elsewhere torch emulates it): the logits stay close to fp32's and a short run still learns."""
+    from edge.train.data import Tokenizer
+    from edge.train.model import LlamaLoRA
+    from edge.train.trainer import TrainConfig, train
+
+    torch.set_num_threads(2)
+    tk = Tokenizer(real_llm_path)
+    ids = torch.tensor([tk.example([{"role": "user", "content": "Which port does the relay use?"},
+                                    {"role": "assistant", "content": "Port 4711 [1]."}]).tokens])
+    model = LlamaLoRA(base, rank=0)
+    with torch.no_grad():
+        ref = model.logits(model(ids))[0]
+        model.set_base_dtype(torch.bfloat16)
+        got = model.logits(model(ids))[0]
+    assert model.blocks[0].proj["attn_q"].weight.dtype == torch.bfloat16
+    assert got.dtype == torch.float32  # the residual stream and the head stay fp32
+    agree = (got.argmax(-1) == ref.argmax(-1)).float().mean().item()
+    rel = ((got - ref).abs().max() / ref.abs().max()).item()
+    print(f"bf16 base: top-1 agreement {agree:.3f}, max relative logit difference {rel:.4f}")
+    assert agree >= 0.9 and rel < 0.1
+
+    recs = [[{"role": "user", "content": f"What is the code of widget {i}?"}, {"role": "assistant", "content": f"Widget {i} has code QX-{i * 37 % 1000}."}] for i in range(8)]
+    torch.manual_seed(0)
+    res = train(LlamaLoRA(base, rank=4, alpha=8), [tk.example(r) for r in recs],
+                TrainConfig(max_steps=6, epochs=6, batch_tokens=4096, lr=3e-3, warmup_steps=1, precision="bf16"), tmp_path / "run", log=lambda m: None)
+    assert res["history"][-1] < res["history"][0] * 0.7, res["history"]
+
+
+def test_precision_auto_follows_the_cpu(monkeypatch):
+    from edge.train import trainer
+
+    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: True)
+    assert trainer.resolve_precision("auto") == "bf16"
+    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: False)
+    assert trainer.resolve_precision("auto") == "fp32"
+    assert trainer.resolve_precision("bf16") == "bf16"
+    with pytest.raises(ValueError):
+        trainer.resolve_precision("fp8")
 
 
 def test_training_resumes_from_its_checkpoint(real_llm_path, base, tmp_path):
