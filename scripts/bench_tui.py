@@ -9,11 +9,12 @@ answer starts a new conversation (Ctrl+N), so each decodes from the same depth. 
 answer is a warm-up and is not counted. Prints both medians and their ratio.
 
 `--startup` also measures, in tmux: process start to the question box on screen, and the time
-from Enter to the question shown when it is sent at once (while the model is still loading).
+from Enter to the question shown when it is sent at once (while the model is still loading);
+`--startup-only` measures only that.
 
 Hold the CPU to yourself while it runs (here: `flock /tmp/edge-cpu.lock python scripts/bench_tui.py`).
 
-    python scripts/bench_tui.py [--model NAME ...] [--tokens 128] [--runs 5] [--startup] [--json]
+    python scripts/bench_tui.py [--model NAME ...] [--tokens 128] [--runs 5] [--startup | --startup-only] [--json]
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=128, help="tokens per answer (default 128)")
     ap.add_argument("--runs", type=int, default=5, help="timed answers of each (default 5)")
     ap.add_argument("--startup", action="store_true", help="also measure start-up and the reaction to Enter")
+    ap.add_argument("--startup-only", action="store_true", help="measure start-up and the reaction to Enter, not decode speed")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if shutil.which("tmux") is None:
@@ -215,11 +217,11 @@ def main() -> int:
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     results = {"decode": [], "startup": []}
     try:
-        for m in models:
+        for m in models if not args.startup_only else []:
             for f in ("chats.db", "chats.db-wal", "chats.db-shm"):
                 (home / f).unlink(missing_ok=True)
             results["decode"].append(compare(m, args.tokens, args.runs, home, env, log))
-        if args.startup:
+        if args.startup or args.startup_only:
             for m in models:
                 results["startup"].append(startup(m, args.runs, home, env, log))
     finally:

@@ -115,10 +115,15 @@ class ChatScreen(Screen):
         if self.watching:
             self.set_interval(0.5, self._show_freshness)  # "updated 3 s ago" keeps counting
         if self.preload:
-            self.load_model()
-            # while watching, the index is checked once the first sync has filled it
-            if self.rag and self.assistant.retriever is None and not self.watching:
-                self.check_retriever()
+            # Once the screen is drawn, not before: the load starts by importing llama.cpp's bindings
+            # (numpy, jinja2: ~100 ms of Python, holding the GIL), which delayed the first frame.
+            self.call_after_refresh(self._preload)
+
+    def _preload(self) -> None:
+        self.load_model(warm_up=True)
+        # while watching, the index is checked once the first sync has filled it
+        if self.rag and self.assistant.retriever is None and not self.watching:
+            self.check_retriever()
 
     # -- status ----------------------------------------------------------------------------------
     def show_model(self) -> None:
@@ -194,10 +199,16 @@ class ChatScreen(Screen):
 
     # -- model -----------------------------------------------------------------------------------
     @work(thread=True, group="model", exclusive=True)
-    def load_model(self, name: str | None = None) -> None:
+    def load_model(self, name: str | None = None, *, warm_up: bool = False) -> None:
         app = self.app
         self.model_loading = True
         try:
+            if warm_up:
+                # what showing a question needs (the Markdown widget), before the model: a question
+                # sent while the model loads is then drawn without importing anything
+                from ..widgets.message import warm_up as warm_up_messages
+
+                warm_up_messages()
             app.call_from_thread(self._loading, self._model_to_load(name))
             with self._model_lock:
                 t0 = time.monotonic()
@@ -301,15 +312,23 @@ class ChatScreen(Screen):
             return
         event.area.remember(question)
         event.area.load_text("")
+        self.answering = True  # from now on: a second Enter is refused, Esc stops this answer
+        # The question is drawn first, alone: storing it and mounting the answer's view (the
+        # Markdown widget) wait for the next frame, so what Enter shows costs as little as it can.
+        box = self.query_one("#messages", VerticalScroll)
+        await box.mount(MessageView("user", question))
+        box.scroll_end(animate=False)
+        box.anchor()  # follows the answer as it grows, with no scrolling call per update
+        if self.model_loading:
+            self.set_status(f"loading {self.assistant.model_name or 'the model'}… · your question is answered when it is ready")
+        self.call_after_refresh(self._ask, question)
+
+    async def _ask(self, question: str) -> None:
+        """Store the question shown by `on_prompt_area_submitted` and start answering it."""
         self._store_user(question)
         box = self.query_one("#messages", VerticalScroll)
         view = MessageView("assistant", pending=True)
-        await box.mount_all([MessageView("user", question), view])
-        box.scroll_end(animate=False)
-        box.anchor()  # follows the answer as it grows, with no scrolling call per update
-        self.answering = True
-        if self.model_loading:
-            self.set_status(f"loading {self.assistant.model_name or 'the model'}… · your question is answered when it is ready")
+        await box.mount(view)
         self._pieces = []
         self._streaming = view
         self._flush_timer = self.set_interval(FLUSH_S, self._flush)

@@ -7,9 +7,23 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import LoadingIndicator, Markdown, Static
+from textual.widgets import LoadingIndicator, Static
 
 from ...safe import line_safe, terminal_safe
+
+
+def _markdown():
+    """Textual's Markdown widget, imported when first needed: with markdown-it and pygments it is
+    ~30 ms of imports that `edge chat` need not pay before its first screen (the chat warms it up
+    in the background once that screen is drawn, see `warm_up`)."""
+    from textual.widgets import Markdown
+
+    return Markdown
+
+
+def warm_up() -> None:
+    """Import what drawing a message needs, so the first question sent does not wait for it."""
+    _markdown()
 
 
 def source_label(s: dict) -> str:
@@ -62,7 +76,7 @@ class MessageView(Vertical):
         if self.role == "user":
             yield Static(terminal_safe(self.text), classes="user-text", markup=False)
             return
-        yield Markdown(terminal_safe(self.text))  # an answer can echo a document's escape codes
+        yield _markdown()(terminal_safe(self.text))  # an answer can echo a document's escape codes
         if self.pending:
             yield LoadingIndicator()
         if self.stopped:
@@ -78,7 +92,7 @@ class MessageView(Vertical):
         """Show `text` as the whole answer (parsed once: a stored answer, or a final correction)."""
         self.text = text
         self._first_text()
-        self.query_one(Markdown).update(terminal_safe(text))
+        self.query_one(_markdown()).update(terminal_safe(text))
 
     async def append(self, text: str) -> None:
         """Add a piece of a streamed answer. Only the Markdown from the last block on is parsed
@@ -89,7 +103,8 @@ class MessageView(Vertical):
         self.text += text
         self._first_text()
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
+            md = _markdown()
+            self._stream = md.get_stream(self.query_one(md))
         # a model can echo escape sequences too: shown, never sent to the terminal (a sequence split
         # across pieces is harmless: its ESC is what is made visible)
         await self._stream.write(terminal_safe(text))
