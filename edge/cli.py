@@ -268,6 +268,7 @@ def cmd_finetune(args) -> int:
     s = _settings(args)
     cfg = TrainConfig(device=args.device, threads=s.n_threads,
                       precision=resolve_precision(args.precision) if args.device == "cpu" else ("fp32" if args.precision == "auto" else args.precision))
+    cfg.grad_checkpoint = args.grad_checkpoint
     for k in ("epochs", "max_steps", "lora_rank", "lora_alpha", "lr", "batch_tokens", "seed"):
         v = getattr(args, k)
         if v is not None:
@@ -502,6 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
     f.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="bf16 for the frozen weights' products; auto (default) = bf16 where the CPU has AVX512_BF16 or AMX, else fp32")
+    f.add_argument("--grad-checkpoint", action="store_true",
+                   help="recompute each layer in backward: much less memory (for a small machine), about a third more time")
     f.add_argument("--quant", default="q8_0", choices=["q8_0", "q4_0", "f16"], help="quantization of the built model (default q8_0)")
     f.add_argument("--out", help="folder for checkpoints and the adapter (default $EDGE_HOME/finetune/NAME)")
     f.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")

@@ -36,6 +36,8 @@ def main() -> int:
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = the whole run)")
     ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                     help="bf16 for the frozen weights' products; auto = bf16 where the CPU has AVX512_BF16/AMX (default)")
+    ap.add_argument("--grad-checkpoint", action="store_true",
+                    help="recompute each layer in backward: a fraction of the activation memory for about a third more compute")
     ap.add_argument("--out", default="", help="checkpoints (default build/out/reader-<size>, not committed)")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="write the adapter from the last checkpoint of an unfinished run, without training (the report says how far it got)")
@@ -65,7 +67,7 @@ def main() -> int:
     examples = [tk.example(m) for m in records]
     cfg = TrainConfig(lora_rank=args.rank, lora_alpha=args.alpha, lr=args.lr, epochs=args.epochs, max_steps=args.max_steps,
                       batch_tokens=args.batch_tokens, threads=s.n_threads, warmup_steps=20, max_len=1024,
-                      precision=resolve_precision(args.precision))
+                      precision=resolve_precision(args.precision), grad_checkpoint=args.grad_checkpoint)
     print(f"{len(examples)} examples, {sum(len(e) for e in examples)} tokens per pass "
           f"({sum(len(e) - e.n_prompt for e in examples)} answer tokens); base {base_art.name}", file=sys.stderr)
     base = read_gguf(base_path)

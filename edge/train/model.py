@@ -16,6 +16,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 from .gguf_io import LORA_TARGETS, GGUFModel, HParams
@@ -126,6 +127,7 @@ class LlamaLoRA(nn.Module):
         self.output = nn.Parameter(t["output.weight"], requires_grad=False) if "output.weight" in t else None
         self.blocks = nn.ModuleList(Block(t, i, hp, rank, alpha) for i in range(hp.n_layer))
         self._rope = None
+        self.grad_checkpoint = False  # recompute each block in backward instead of keeping its activations
 
     def _tables(self, n, device):
         if self._rope is None or self._rope[0].shape[0] < n:
@@ -144,7 +146,10 @@ class LlamaLoRA(nn.Module):
         # it, all real; the padded positions' outputs are never used. Without an explicit mask torch
         # runs its fused attention, which does not keep the (n x n) weights of every layer for backward.
         for blk in self.blocks:
-            x = blk(x, cos, sin, mask)
+            if self.grad_checkpoint and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(blk, x, cos, sin, mask, use_reentrant=False)
+            else:
+                x = blk(x, cos, sin, mask)
         return rms_norm(x, self.out_norm, self.hp.rms_eps)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:

@@ -172,6 +172,28 @@ def test_bf16_base_weights_keep_the_logits_and_still_train(real_llm_path, base, 
     assert res["history"][-1] < res["history"][0] * 0.7, res["history"]
 
 
+def test_grad_checkpoint_gives_the_same_gradients(real_llm_path, base):
+    """Recomputing each layer in backward (--grad-checkpoint) changes memory, not the result."""
+    from edge.train.model import LlamaLoRA
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    ids = torch.randint(0, 1000, (2, 24))
+    pad = torch.ones(2, 24, dtype=torch.bool)
+    pad[1, 16:] = False
+    model = LlamaLoRA(base, rank=4, alpha=8)
+    for lin in (b.proj["attn_q"] for b in model.blocks):
+        torch.nn.init.normal_(lin.lora_b, std=0.02)  # B starts at zero: make A's gradient non-zero
+    grads = []
+    for ckpt in (False, True):
+        model.grad_checkpoint = ckpt
+        model.zero_grad(set_to_none=True)
+        model.logits(model(ids, pad)[:, -4:]).float().logsumexp(-1).sum().backward()
+        grads.append([p.grad.clone() for p in model.lora_parameters()])
+    assert all(g0.abs().sum() > 0 for g0 in grads[0][:2])
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(*grads))
+
+
 def test_precision_auto_follows_the_cpu(monkeypatch):
     from edge.train import trainer
 
