@@ -354,7 +354,9 @@ class Index:
     def _common_terms(self, query: str, total: int) -> set[str]:
         """Terms in more than 2 % of chunks: near-zero BM25 weight, yet they make a large index
         score tens of thousands of rows. Dropped from the query on large indexes only."""
-        words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", query)}
+        # stopwords and single letters never reach the query: looking them up would walk the
+        # longest document lists of all ("the": every chunk; 2.5 of 2.8 ms at 100k chunks)
+        words = {w for w in (w.lower() for w in re.findall(r"[A-Za-z0-9]+", query)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())}
         if not words:
             return set()
         rows = self.conn.execute(
