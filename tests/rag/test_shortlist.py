@@ -75,3 +75,19 @@ def test_large_index_search_uses_memory_bits_and_sees_new_chunks(tmp_path, monke
     other.close()
     got = idx.vector_search(new[0], 5)
     assert got[0][0] == cid and len(idx._sign_bits()[0]) == 601
+
+
+def test_own_writes_refresh_the_caches(tmp_path, monkeypatch):
+    """A write through the searching connection itself (the benchmark's synthetic fill writes so)
+    is seen by the next search: PRAGMA data_version does not count a connection's own writes."""
+    monkeypatch.setattr(store, "EXACT_LIMIT", 100)
+    idx = store.Index(tmp_path / "i.db", RandomEmbedder())
+    vecs = vectors(300, 5)
+    fill(idx, vecs)
+    idx.vector_search(vecs[0], 5)
+    idx.search("chunk", k=3, mode="keyword")
+    assert idx._cached_count() == 300 and idx.vector_search(vecs[0], 5)[0][0] == 1
+    new = vectors(1, 6)
+    (cid,) = fill(idx, new, start=300)  # straight through idx.conn, not Index.add
+    assert idx._cached_count() == 301
+    assert idx.vector_search(new[0], 5)[0][0] == cid
