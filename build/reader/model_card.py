@@ -17,6 +17,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def general_flag(ds: dict) -> str:
+    """`--general FILE` when the dataset holds more general examples than make_dataset's own list."""
+    sys.path.insert(0, str(ROOT / "build" / "reader"))
+    from make_dataset import GENERAL, GENERAL_FILE
+
+    n = (ds.get("kinds", {}).get("train", {}) or {}).get("general", 0)
+    return f" --general {GENERAL_FILE.relative_to(ROOT)}" if n > len(GENERAL) else ""
+
+
+def train_flags(c: dict) -> str:
+    """The training options a run used beyond --size and --epochs (precision is the CPU's: auto)."""
+    out = ""
+    if c.get("grad_checkpoint"):
+        out += " --grad-checkpoint"
+    if c.get("batch_tokens", 4096) != 4096:
+        out += f" --batch-tokens {c['batch_tokens']}"
+    return out
+
+
 def pct(x) -> str:
     return "not measured" if x is None else f"{100 * x:.1f} %"
 
@@ -78,8 +97,8 @@ def main() -> int:
                  "had not decayed; the run resumes from that checkpoint)" if tr.get("finished") is False else "") + " |",
               f"| time | {tr['train_seconds'] / 60:.1f} min of training, {tr['tokens_per_s']:.0f} tokens/s on {tr['threads']} threads, torch {tr['torch']} (CPU) |",
               f"| loss | {tr['loss_first']:.3f} at the first step, {tr['loss_last20']:.3f} averaged over the last 20 |", "",
-              f"Reproduce: `.venv/bin/python build/reader/make_dataset.py --size {size} && .venv/bin/python build/reader/train_reader.py "
-              f"--size {size} --epochs {c['epochs']:g} && .venv/bin/python build/reader/pin.py --size {size} && .venv/bin/edge models build`.", ""]
+              f"Reproduce: `.venv/bin/python build/reader/make_dataset.py --size {size}{general_flag(ds or {})} && .venv/bin/python build/reader/train_reader.py "
+              f"--size {size} --epochs {c['epochs']:g}{train_flags(c)} && .venv/bin/python build/reader/pin.py --size {size} && .venv/bin/edge models build`.", ""]
     for corpus, what in (("foreign", "the held-out foreign corpus (pydoc's text of 51 standard-library modules; nothing trained on it)"),
                          ("sample", "the sample manual's held-out questions (`build/dataset/eval.jsonl`)")):
         ev = load(ROOT / "build" / "reports" / f"answers-{corpus}.json")
