@@ -78,6 +78,7 @@ class ChatScreen(Screen):
         self.model_loading = False
         self._model_lock = threading.Lock()
         self._load_timer = None
+        self._loading_name: str | None = None  # the model `_loading` shows, known before it is loaded
         self._retriever_lock = threading.Lock()
         # the answer being streamed: the worker appends pieces, the UI takes them every FLUSH_S
         self._pieces: list[str] = []
@@ -232,6 +233,7 @@ class ChatScreen(Screen):
     def _loading(self, name: str) -> None:
         """Show that `name` is loading and for how long, ticking until `_loaded`."""
         self.set_busy(True)
+        self._loading_name = name
         t0 = time.monotonic()
 
         def tick() -> None:
@@ -320,7 +322,8 @@ class ChatScreen(Screen):
         box.scroll_end(animate=False)
         box.anchor()  # follows the answer as it grows, with no scrolling call per update
         if self.model_loading:
-            self.set_status(f"loading {self.assistant.model_name or 'the model'}… · your question is answered when it is ready")
+            name = self._loading_name or self.assistant.model_name or "the model"
+            self.set_status(f"loading {name}… · your question is answered when it is ready")
         self.call_after_refresh(self._ask, question)
 
     async def _ask(self, question: str) -> None:
