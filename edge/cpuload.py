@@ -19,6 +19,19 @@ import time
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (x86 `flags`, arm64 `Features`); empty if unreadable."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, val = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(val.split())
+    except OSError:
+        pass
+    return set()
+
+
 def _busy_ticks() -> int | None:
     """CPU ticks spent busy (everything but idle and iowait) on all cores since boot."""
     try:

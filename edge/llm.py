@@ -56,15 +56,9 @@ ADAPT_EVERY_S = 0.25
 
 def cpu_lists_amx() -> bool:
     """True when /proc/cpuinfo lists Intel AMX (amx_tile / amx_int8)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"amx_tile", "amx_int8"})
-    except OSError:
-        pass
-    return False
+    from .cpuload import cpu_flags
+
+    return bool(cpu_flags() & {"amx_tile", "amx_int8"})
 
 
 def extra_buffer_types() -> bool:

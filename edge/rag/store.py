@@ -492,7 +492,6 @@ class Index:
 
     def _write_document(self, path: Path, info: dict, chunks: list[Chunk], vecs: np.ndarray) -> str:
         c = self.conn
-        self._mat = self._bits = None  # PRAGMA data_version does not change for this connection's own writes
         c.execute("BEGIN IMMEDIATE")
         try:
             row = c.execute("SELECT id FROM documents WHERE path = ?", (str(path),)).fetchone()
@@ -519,7 +518,6 @@ class Index:
         return status
 
     def _delete_chunks(self, doc_id: int) -> None:
-        self._mat = self._bits = None
         delete_chunks(self.conn, doc_id, with_vectors="embedder" in self.meta)
 
     def remove(self, path: str | Path) -> list[str]:

@@ -36,16 +36,9 @@ class TrainConfig:
 def cpu_has_bf16() -> bool:
     """True when this CPU computes bf16 products natively (x86 AVX512_BF16 or AMX-BF16, arm64 BF16).
     Elsewhere torch emulates bf16 and it is slower than fp32."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    for line in text.splitlines():
-        key, _, val = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags = set(val.split())
-            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-    return False
+    from ..cpuload import cpu_flags
+
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def resolve_precision(choice: str) -> str:
