@@ -125,3 +125,65 @@ def test_a_question_sent_while_the_model_loads_is_drawn_at_once_and_answered_aft
         asyncio.run(go())
     finally:
         release.set()
+
+
+def test_esc_while_the_model_loads_stops_the_question_before_it_is_answered(monkeypatch):
+    """Esc pressed while the model loads: the engine cannot be cancelled yet (there is none), so
+    the chat remembers the stop; once the model is there the question is not answered, the answer
+    view says it was stopped, and the chat takes the next question."""
+    started, release = threading.Event(), threading.Event()
+    streamed = []
+
+    def held_load(self, model=None):
+        started.set()
+        if not release.wait(30):
+            raise AssertionError("the load was never released")
+        self.engine = FakeEngine()
+        return self.engine
+
+    def fake_stream(self, question, *, rag=None, ignore_eos=False):
+        streamed.append(question)
+        yield Event(text="An answer.")
+        t = Timings(prompt_tokens=5, completion_tokens=2, decode_tok_s=50.0)
+        self.last = Answer(question, "An answer.", "fake-model", "base", "eos", t)
+        yield Event(done=True, stop_reason="eos", timings=t)
+
+    monkeypatch.setattr(Assistant, "load", held_load)
+    monkeypatch.setattr(Assistant, "stream", fake_stream)
+    monkeypatch.setattr(ChatScreen, "_model_to_load", lambda self, name: "fake-model")
+
+    async def wait_until(pilot, cond, what, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await pilot.pause(0.02)
+
+    async def go():
+        app = EdgeApp(load_settings(model="fake-model"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            chat = app.chat
+            await wait_until(pilot, started.is_set, "the load to start")
+            area = chat.query_one(PromptArea)
+            area.focus()
+            area.load_text("Never mind this one")
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert "stopped: the question is not answered" in str(chat.query_one("#status").render())
+            release.set()
+            views = list(chat.query(MessageView))
+            await wait_until(pilot, lambda: not chat.answering and not views[1].pending, "the stop")
+            assert streamed == [] and views[1].stopped and views[1].text == ""
+            # the stop does not carry over to the next question
+            area.load_text("And this one?")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(chat.query(MessageView)) == 4 and not chat.answering
+                             and not chat.query(MessageView)[-1].pending, "the second answer")
+            assert streamed == ["And this one?"] and chat.query(MessageView)[-1].text == "An answer."
+            await pilot.press("ctrl+q")
+
+    try:
+        asyncio.run(go())
+    finally:
+        release.set()

@@ -56,7 +56,10 @@ def test_chat_watch_follows_an_edit_and_shows_the_freshness(real_home, tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: "watching 1 folder" in label(app), 60, "the first sync")
             assert label(app).startswith("index: 2 docs · updated "), label(app)
-            assert any(n.startswith("watching ") and "2 documents in the index" in n for n in notes(app)), notes(app)
+            # the label reads the watcher's shared state on a timer, so it can say so a moment before
+            # the chat has handled the watcher's message that posts the notice
+            await wait_until(pilot, lambda: any(n.startswith("watching ") and "2 documents in the index" in n
+                                                for n in notes(app)), 10, f"the first sync's notice (have {notes(app)})")
             # retrieval is checked once the first sync has filled the index, and searches on its own connection
             await wait_until(pilot, lambda: app.assistant.retriever is not None, 30, "the retriever")
 

@@ -77,6 +77,9 @@ class ChatScreen(Screen):
         self.answering = False
         self.model_loading = False
         self._model_lock = threading.Lock()
+        # Esc (or a new chat) for the answer in progress: the engine's own cancel does nothing while
+        # the model is still loading, so the worker also checks this before and while it streams
+        self._stop_requested = threading.Event()
         self._load_timer = None
         self._loading_name: str | None = None  # the model `_loading` shows, known before it is loaded
         self._retriever_lock = threading.Lock()
@@ -237,7 +240,10 @@ class ChatScreen(Screen):
         t0 = time.monotonic()
 
         def tick() -> None:
-            waiting = " · your question is answered when it is ready" if self.answering else ""
+            waiting = ""
+            if self.answering:
+                waiting = (" · stopped: the question is not answered" if self._stop_requested.is_set()
+                           else " · your question is answered when it is ready")
             self.set_status(f"loading {name}… {time.monotonic() - t0:.1f} s{waiting}")
 
         tick()
@@ -314,6 +320,7 @@ class ChatScreen(Screen):
             return
         event.area.remember(question)
         event.area.load_text("")
+        self._stop_requested.clear()
         self.answering = True  # from now on: a second Enter is refused, Esc stops this answer
         # The question is drawn first, alone: storing it and mounting the answer's view (the
         # Markdown widget) wait for the next frame, so what Enter shows costs as little as it can.
@@ -352,13 +359,21 @@ class ChatScreen(Screen):
                     finally:
                         app.call_from_thread(self._loaded, "")
                         app.call_from_thread(self.show_model)
+                if self._stop_requested.is_set():  # stopped while the model loaded: nothing to answer
+                    app.call_from_thread(self._end_stream, view, None)
+                    app.call_from_thread(self._finish, view, "", stopped=True)
+                    app.call_from_thread(self.set_status, "stopped before the answer began")
+                    return
                 if rag and self.assistant.retriever is None:
                     self._open_retriever()
                 app.call_from_thread(self.set_status, "retrieving and reading…" if rag else "reading…")
+                stop = self._stop_requested
                 for ev in self.assistant.stream(question, rag=rag, ignore_eos=self.ignore_eos):
                     if ev.done:
                         break
                     pieces.append(ev.text)  # list.append is atomic: no lock, no call into the UI
+                    if stop.is_set():  # a stop that came between the load and the engine's start
+                        self.assistant.cancel()
                 ans = self.assistant.last
             stats = stats_line(ans)
             sources = ans.to_dict()["sources"]  # what is stored is what is shown
@@ -401,6 +416,7 @@ class ChatScreen(Screen):
         """Stop the answer in progress and wait until its worker has finished with it."""
         if not self.answering:
             return
+        self._stop_requested.set()
         self.assistant.cancel()
         deadline = time.monotonic() + 30
         while self.answering and time.monotonic() < deadline:
@@ -427,7 +443,11 @@ class ChatScreen(Screen):
     # -- actions ---------------------------------------------------------------------------------
     def action_stop(self) -> None:
         if self.answering:
+            self._stop_requested.set()
             self.assistant.cancel()
+            if self.model_loading or self.assistant.engine is None:
+                name = self._loading_name or "the model"
+                self.set_status(f"loading {name}… · stopped: the question is not answered")
 
     def action_toggle_rag(self) -> None:
         sw = self.query_one("#rag", Switch)
