@@ -106,7 +106,7 @@ def ask_once(env: dict, model: str, tokens: int) -> dict:
 def compare(model: str, tokens: int, runs: int, home: Path, env: dict, log) -> dict:
     tm = Tmux(home / "tmux.sock")
     db = home / "chats.db"
-    ask_runs, chat_runs = [], []
+    ask_runs, chat_runs, ask_threads, chat_threads = [], [], [], []
     try:
         tm.start(f"{sys.executable} -m edge chat --ignore-eos --max-tokens {tokens} --model {model}", env)
         tm.wait_for("Ask something")
@@ -128,13 +128,16 @@ def compare(model: str, tokens: int, runs: int, home: Path, env: dict, log) -> d
                 log(f"{model}: chat warm-up {t['decode_tok_s']:.1f} tok/s")
                 continue
             chat_runs.append(t["decode_tok_s"])
+            chat_threads.append(t.get("threads"))
             a = ask_once(env, model, tokens)
             ask_runs.append(a["decode_tok_s"])
+            ask_threads.append(a.get("threads"))
             log(f"{model}: round {i}: chat {t['decode_tok_s']:.1f} tok/s, ask {a['decode_tok_s']:.1f} tok/s")
     finally:
         tm.kill()
     chat_med, ask_med = statistics.median(chat_runs), statistics.median(ask_runs)
     return {"model": model, "tokens": tokens, "runs": runs, "chat_decode_tok_s": chat_runs, "ask_decode_tok_s": ask_runs,
+            "chat_threads": chat_threads, "ask_threads": ask_threads,
             "chat_median": chat_med, "ask_median": ask_med, "ratio": chat_med / ask_med}
 
 
@@ -179,6 +182,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="timed answers of each (default 5)")
     ap.add_argument("--startup", action="store_true", help="also measure start-up and the reaction to Enter")
     ap.add_argument("--startup-only", action="store_true", help="measure start-up and the reaction to Enter, not decode speed")
+    ap.add_argument("--policy", choices=("adaptive", "fixed"), help="thread policy of both (default: edge's default)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if shutil.which("tmux") is None:
@@ -204,6 +208,8 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
     env.update(EDGE_HOME=str(home), TERM="xterm-256color", COLORTERM="truecolor",
                PYTHONPATH=str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
+    if args.policy:
+        env["EDGE_THREAD_POLICY"] = args.policy
     if not args.model and len(models) == 1:
         # the small model's file pulled by a newer catalog: added by name to the private home
         found = sorted(s.models_dir.glob("qwen2.5-coder-0.5b*.gguf"))
@@ -232,8 +238,8 @@ def main() -> int:
     for r in results["decode"]:
         print(f"{r['model']}: {r['tokens']} tokens, median of {r['runs']}: edge chat {r['chat_median']:.1f} tok/s, "
               f"edge ask {r['ask_median']:.1f} tok/s, ratio {r['ratio']:.3f}")
-        print("  chat: " + ", ".join(f"{x:.1f}" for x in r["chat_decode_tok_s"]))
-        print("  ask:  " + ", ".join(f"{x:.1f}" for x in r["ask_decode_tok_s"]))
+        print("  chat: " + ", ".join(f"{x:.1f}" for x in r["chat_decode_tok_s"]) + f"  (threads at the end: {r['chat_threads']})")
+        print("  ask:  " + ", ".join(f"{x:.1f}" for x in r["ask_decode_tok_s"]) + f"  (threads at the end: {r['ask_threads']})")
     for r in results["startup"]:
         print(f"{r['model']}: start to input ready {r['start_to_input_median_s'] * 1000:.0f} ms, Enter to the question shown "
               f"{r['enter_to_question_median_s'] * 1000:.0f} ms (median of {len(r['start_to_input_s'])}; model still loading at Enter "
