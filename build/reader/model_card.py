@@ -18,12 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def general_flag(ds: dict) -> str:
-    """`--general FILE` when the dataset holds more general examples than make_dataset's own list."""
+    """make_dataset's options the dataset was made with: `--general FILE` when it holds more general examples
+    than make_dataset's own list, the negative and unanswerable shares where they differ from the defaults."""
     sys.path.insert(0, str(ROOT / "build" / "reader"))
-    from make_dataset import GENERAL, GENERAL_FILE
+    from make_dataset import GENERAL, GENERAL_FILE, NEGATIVE_SHARE, UNANSWERABLE_SHARE
 
     n = (ds.get("kinds", {}).get("train", {}) or {}).get("general", 0)
-    return f" --general {GENERAL_FILE.relative_to(ROOT)}" if n > len(GENERAL) else ""
+    flags = f" --general {GENERAL_FILE.relative_to(ROOT)}" if n > len(GENERAL) else ""
+    for key, default in (("negative_share", NEGATIVE_SHARE), ("unanswerable_share", UNANSWERABLE_SHARE)):
+        if key in ds and ds[key] != default:
+            flags += f" --{key.replace('_', '-')} {ds[key]:g}"
+    return flags
 
 
 def train_flags(c: dict) -> str:
