@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -47,6 +48,69 @@ class SamplingParams:
     repeat_penalty: float = 1.1
     seed: int = 42
     ignore_eos: bool = False  # benchmarking only: decode exactly max_tokens tokens
+
+
+class _ComputeThread:
+    """The one thread of this process on which llama.cpp computes.
+
+    llama.cpp (built with OpenMP) gives every thread that starts a parallel region a team of worker
+    threads of its own, and keeps it while that thread lives. Once two such teams exist, libgomp
+    counts more threads than cores and stops spinning at its barriers: decode from a second thread
+    ran at a third of the speed here (SmolLM2, 2 cores: 34 against 97 tokens/s) while the first
+    thread was alive and idle — the chat's model load and its answers ran on different worker
+    threads. So every decode of every engine in the process runs here, whichever thread asked.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def submit(self, job) -> None:
+        """Run `job()` on the compute thread, after the jobs before it; do not wait."""
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="edge-llama", daemon=True)
+                self._thread.start()
+        self._jobs.put(job)
+
+    def is_current(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def call(self, fn, *args, **kw):
+        """Run `fn(*args, **kw)` on the compute thread and return what it returns (or raise what it raised)."""
+        if self.is_current():
+            return fn(*args, **kw)
+        done, box = threading.Event(), {}
+
+        def job() -> None:
+            try:
+                box["value"] = fn(*args, **kw)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                box["error"] = e
+            finally:
+                done.set()
+
+        self.submit(job)
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            job()  # a job catches its own errors: nothing ends this thread
+
+
+COMPUTE = _ComputeThread()
+
+_END = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
 
 
 # How often an adaptive engine looks at what else the CPU is doing while it decodes: reading two
@@ -241,14 +305,40 @@ class Engine:
         if not self._lock.acquire(blocking=False):
             raise EdgeError("the model is already answering; cancel that answer first")
         self._cancel.clear()
+        # The answer is decoded on the compute thread (see _ComputeThread) and handed over here
+        # event by event; decoding never waits for this side to read.
+        events: queue.SimpleQueue = queue.SimpleQueue()
+        tokens = list(prompt_tokens)
+
+        def produce() -> None:
+            try:
+                for ev in self._stream(tokens, params, t0):
+                    events.put(ev)
+            except BaseException as e:  # noqa: BLE001 - raised again on the reading side
+                events.put(_Failed(e))
+            finally:
+                events.put(_END)
+
         final = None
+        ended = False
         try:
-            for ev in self._stream(list(prompt_tokens), params, t0):
-                if ev.done:
-                    final = ev
+            COMPUTE.submit(produce)
+            while True:
+                item = events.get()
+                if item is _END:
+                    ended = True
                     break
-                yield ev
+                if isinstance(item, _Failed):
+                    raise item.error
+                if item.done:
+                    final = item
+                    continue
+                yield item
         finally:
+            if not ended:  # the reader stopped early (or failed): stop decoding, wait for the end
+                self._cancel.set()
+                while events.get() is not _END:
+                    pass
             # Released before the final event, so a consumer that stops reading at the final
             # event (without exhausting the generator) does not keep the model locked.
             self._lock.release()

@@ -103,12 +103,12 @@ def ask_once(env: dict, model: str, tokens: int) -> dict:
     return json.loads(p.stdout)["timings"]
 
 
-def compare(model: str, tokens: int, runs: int, home: Path, env: dict, log) -> dict:
+def compare(model: str, tokens: int, runs: int, home: Path, env: dict, log, chat_env: dict | None = None) -> dict:
     tm = Tmux(home / "tmux.sock")
     db = home / "chats.db"
     ask_runs, chat_runs, ask_threads, chat_threads = [], [], [], []
     try:
-        tm.start(f"{sys.executable} -m edge chat --ignore-eos --max-tokens {tokens} --model {model}", env)
+        tm.start(f"{sys.executable} -m edge chat --ignore-eos --max-tokens {tokens} --model {model}", {**env, **(chat_env or {})})
         tm.wait_for("Ask something")
         for i in range(runs + 1):
             tm.keys(PROMPT, literal=True)
@@ -183,6 +183,8 @@ def main() -> int:
     ap.add_argument("--startup", action="store_true", help="also measure start-up and the reaction to Enter")
     ap.add_argument("--startup-only", action="store_true", help="measure start-up and the reaction to Enter, not decode speed")
     ap.add_argument("--policy", choices=("adaptive", "fixed"), help="thread policy of both (default: edge's default)")
+    ap.add_argument("--chat-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable for the chat only (repeatable), e.g. EDGE_THREADS=1")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if shutil.which("tmux") is None:
@@ -226,7 +228,8 @@ def main() -> int:
         for m in models if not args.startup_only else []:
             for f in ("chats.db", "chats.db-wal", "chats.db-shm"):
                 (home / f).unlink(missing_ok=True)
-            results["decode"].append(compare(m, args.tokens, args.runs, home, env, log))
+            chat_env = dict(kv.split("=", 1) for kv in args.chat_env)
+            results["decode"].append(compare(m, args.tokens, args.runs, home, env, log, chat_env))
         if args.startup or args.startup_only:
             for m in models:
                 results["startup"].append(startup(m, args.runs, home, env, log))

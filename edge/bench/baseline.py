@@ -49,6 +49,14 @@ def raw_llama_bench(
     repetitions: int = 3,
     n_batch: int = 512,
 ) -> BaselineResult:
+    from ..llm import COMPUTE
+
+    # on the thread edge's engines decode on, so both are measured alike (see edge.llm._ComputeThread)
+    return COMPUTE.call(_raw_llama_bench, model_path, threads=threads, n_prompt=n_prompt, n_gen=n_gen, depth=depth,
+                        repetitions=repetitions, n_batch=n_batch)
+
+
+def _raw_llama_bench(model_path, *, threads, n_prompt, n_gen, depth, repetitions, n_batch) -> BaselineResult:
     import llama_cpp as lc
 
     from ..llm import _quiet_stderr, extra_buffer_types
