@@ -322,7 +322,10 @@ class Engine:
         final = None
         ended = False
         try:
-            COMPUTE.submit(produce)
+            if COMPUTE.is_current():  # asked from a job on the compute thread itself: decode in place
+                produce()
+            else:
+                COMPUTE.submit(produce)
             while True:
                 item = events.get()
                 if item is _END:

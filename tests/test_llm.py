@@ -86,3 +86,41 @@ def test_long_conversation_is_trimmed_not_crashed(real_llm_path):
         assert built.dropped_turns >= 1, "the window filled up and old turns were dropped"
     finally:
         small.close()
+
+
+def test_every_decode_runs_on_the_one_compute_thread_whichever_thread_asks(engine, monkeypatch):
+    """llama.cpp's OpenMP keeps a team of threads for every thread that decoded; two teams alive
+    made decode three times slower. Every answer is decoded on edge's one compute thread, even
+    while another thread that asked before is still alive; a reader that stops early frees it."""
+    seen = []
+    inner = engine._stream
+
+    def spy(*a, **kw):
+        seen.append(threading.current_thread().name)
+        yield from inner(*a, **kw)
+
+    monkeypatch.setattr(engine, "_stream", spy)
+    p = prompt(engine, "Say hello.")
+    first = SamplingParams(max_tokens=4, ignore_eos=True)
+    engine.complete(p, first)
+    hold, asked = threading.Event(), threading.Event()
+
+    def other() -> None:
+        engine.complete(p, first)
+        asked.set()
+        hold.wait(30)  # this thread stays alive while the next answer is decoded
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        assert asked.wait(60)
+        c = engine.complete(p, first)
+        assert c.timings.completion_tokens == 4
+    finally:
+        hold.set()
+        t.join()
+    assert seen == ["edge-llama"] * 3
+    gen = engine.stream(prompt(engine, "Write a long poem about the sea."), SamplingParams(max_tokens=400, ignore_eos=True))
+    assert not next(gen).done
+    gen.close()  # stops the decode and gives the engine back
+    assert engine.complete(p, SamplingParams(max_tokens=3, ignore_eos=True)).timings.completion_tokens == 3
