@@ -19,6 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .paths import user_path
 from .errors import UsageError
 
 # The system prompts a model gets when the user sets none (`system_prompt = ""`). Short, because
@@ -46,7 +47,7 @@ def _help(text: str, *, lo=None, hi=None, choices=None, **kw):
 def default_home() -> Path:
     env = os.environ.get("EDGE_HOME")
     if env:
-        return Path(env).expanduser()
+        return user_path(env)
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("edge", appauthor=False))
@@ -105,7 +106,7 @@ class Settings:
 
     @property
     def index_path(self) -> Path:
-        return Path(self.index).expanduser() if self.index else self.home / "index.db"
+        return user_path(self.index) if self.index else self.home / "index.db"
 
     @property
     def n_threads(self) -> int:

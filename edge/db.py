@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .paths import user_path
 from .errors import EdgeError, StorageError
 
 Migration = Callable[["sqlite3.Connection"], None]
@@ -113,7 +114,7 @@ def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool
     only (read-only media too); otherwise migrations are applied. Every SQLite error later on
     this connection becomes a StorageError naming the file and what to do.
     """
-    path = Path(path).expanduser()
+    path = user_path(path)
     exists = path.exists()
     if not exists and (readonly or not create):
         raise StorageError(f"no {kind.name} at {path}")

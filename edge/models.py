@@ -32,6 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .paths import user_path
 from .config import private_dir
 from .errors import DiskFull, DownloadError, IntegrityError, ModelNotFound, UsageError
 from .present import Progress
@@ -703,7 +704,7 @@ class ModelStore:
     def add(self, src: Path, name: str, *, progress: bool = True, force: bool = False) -> tuple[Artifact, GGUFInfo]:
         """Copy a user's GGUF into the store after checking it; the original is never modified.
         A model (or file) of that name already there is replaced only with `force`."""
-        src = Path(src).expanduser()
+        src = user_path(src)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name or ""):
             raise UsageError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
         if any(a.name == name for a in self._catalog):

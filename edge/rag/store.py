@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .. import db
+from ..paths import user_path
 from ..errors import DocumentError, EdgeError, IndexError_, UsageError
 from .chunk import PARSERS, Chunk, kind_of
 from .embed import Embedder
@@ -174,7 +175,7 @@ class Index:
     def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = True, readonly: bool = False):
         """Open (or, with `create`, make) the index at `path`. `readonly` opens it for reading
         only: searching and listing then work on read-only media and never change the file."""
-        self.path = Path(path).expanduser()
+        self.path = user_path(path)
         if not create and not self.path.exists():
             raise IndexError_(f"no document index at {self.path}: run `edge index add PATH` (or `edge index add --sample`)")
         self.embedder = embedder
@@ -546,7 +547,7 @@ class Index:
         """Add new and changed files under `folder`, and drop documents whose files vanished."""
         if not str(folder).strip():
             raise UsageError("name the folder to sync (an empty path would mean the current folder)")
-        root = Path(folder).expanduser()
+        root = user_path(folder)
         if not root.is_dir():
             raise EdgeError(f"{folder}: not a folder")
         rep = self.add([root], progress=progress)
@@ -697,7 +698,7 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, FileOutcome 
     seen_dirs: set[str] = set()
     seen_files: set[str] = set()
     for raw in paths:
-        p = Path(raw).expanduser()
+        p = user_path(raw)
         if not str(raw).strip():
             yield p, FileOutcome(str(raw), "failed", "empty path")
             continue

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..paths import user_path
 from .chunk import kind_of
 
 DEBOUNCE_MS = 400  # changes closer together than this are one batch
@@ -107,7 +108,7 @@ class _StoppableEmbedder:
 def missing_paths(paths: Iterable[str | Path]) -> list[str]:
     """The paths (as given) that do not exist: both `edge index watch` and `edge chat --watch`
     refuse to start on them with one line."""
-    return [str(p) for p in paths if not str(p).strip() or not Path(p).expanduser().exists()]
+    return [str(p) for p in paths if not str(p).strip() or not user_path(p).exists()]
 
 
 def apply_changes(index, changed: Iterable[str], roots: list[Path], *, stop: threading.Event | None = None) -> list[Action]:
@@ -277,7 +278,7 @@ class Watcher:
         self.paths = [str(p) for p in paths]
         self.on_action, self.on_end = on_action, on_end
         self.debounce_ms = debounce_ms
-        kinds = {Path(p).expanduser().is_dir() for p in self.paths}
+        kinds = {user_path(p).is_dir() for p in self.paths}
         noun = "folder" if kinds == {True} else "file" if kinds == {False} else "path"
         self.freshness = Freshness(syncing=len(self.paths), watching=len(self.paths), noun=noun)
         self._stop = threading.Event()
