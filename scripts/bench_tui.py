@@ -187,6 +187,9 @@ def main() -> int:
                     help="an environment variable for the chat only (repeatable), e.g. EDGE_THREADS=1")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    bad = [kv for kv in args.chat_env if "=" not in kv or not kv.split("=", 1)[0]]
+    if bad:
+        ap.error(f"--chat-env wants NAME=VALUE, not {bad[0]!r}")
     if shutil.which("tmux") is None:
         print("bench_tui: tmux is needed (apt install tmux)", file=sys.stderr)
         return 2
