@@ -68,9 +68,8 @@ class FakeEngine:
         pass
 
 
-def test_a_question_sent_while_the_model_loads_is_drawn_at_once_and_answered_after(monkeypatch):
-    """The load is held until the question is on screen: the question and the answer's pending
-    view are there while it is held, and the answer comes once it is released."""
+def hold_the_load(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """The chat's model load ("fake-model") waits until `release` is set; `started` says it began."""
     started, release = threading.Event(), threading.Event()
 
     def held_load(self, model=None):
@@ -80,6 +79,23 @@ def test_a_question_sent_while_the_model_loads_is_drawn_at_once_and_answered_aft
         self.engine = FakeEngine()
         return self.engine
 
+    monkeypatch.setattr(Assistant, "load", held_load)
+    monkeypatch.setattr(ChatScreen, "_model_to_load", lambda self, name: "fake-model")
+    return started, release
+
+
+async def wait_until(pilot, cond, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
+
+
+def test_a_question_sent_while_the_model_loads_is_drawn_at_once_and_answered_after(monkeypatch):
+    """The load is held until the question is on screen: the question and the answer's pending
+    view are there while it is held, and the answer comes once it is released."""
+    started, release = hold_the_load(monkeypatch)
+
     def fake_stream(self, question, *, rag=None, ignore_eos=False):
         assert self.engine is not None  # answered only once the model is there
         yield Event(text="Loaded ")
@@ -88,15 +104,7 @@ def test_a_question_sent_while_the_model_loads_is_drawn_at_once_and_answered_aft
         self.last = Answer(question, "Loaded and answered.", "fake-model", "base", "eos", t)
         yield Event(done=True, stop_reason="eos", timings=t)
 
-    monkeypatch.setattr(Assistant, "load", held_load)
     monkeypatch.setattr(Assistant, "stream", fake_stream)
-    monkeypatch.setattr(ChatScreen, "_model_to_load", lambda self, name: "fake-model")
-
-    async def wait_until(pilot, cond, what, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while not cond():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            await pilot.pause(0.02)
 
     async def go():
         app = EdgeApp(load_settings(model="fake-model"))
@@ -131,15 +139,8 @@ def test_esc_while_the_model_loads_stops_the_question_before_it_is_answered(monk
     """Esc pressed while the model loads: the engine cannot be cancelled yet (there is none), so
     the chat remembers the stop; once the model is there the question is not answered, the answer
     view says it was stopped, and the chat takes the next question."""
-    started, release = threading.Event(), threading.Event()
+    started, release = hold_the_load(monkeypatch)
     streamed = []
-
-    def held_load(self, model=None):
-        started.set()
-        if not release.wait(30):
-            raise AssertionError("the load was never released")
-        self.engine = FakeEngine()
-        return self.engine
 
     def fake_stream(self, question, *, rag=None, ignore_eos=False):
         streamed.append(question)
@@ -148,15 +149,7 @@ def test_esc_while_the_model_loads_stops_the_question_before_it_is_answered(monk
         self.last = Answer(question, "An answer.", "fake-model", "base", "eos", t)
         yield Event(done=True, stop_reason="eos", timings=t)
 
-    monkeypatch.setattr(Assistant, "load", held_load)
     monkeypatch.setattr(Assistant, "stream", fake_stream)
-    monkeypatch.setattr(ChatScreen, "_model_to_load", lambda self, name: "fake-model")
-
-    async def wait_until(pilot, cond, what, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while not cond():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            await pilot.pause(0.02)
 
     async def go():
         app = EdgeApp(load_settings(model="fake-model"))

@@ -81,6 +81,7 @@ class ChatScreen(Screen):
         # the model is still loading, so the worker also checks this before and while it streams
         self._stop_requested = threading.Event()
         self._load_timer = None
+        self._tick_loading = None  # redraws the loading status (while `_load_timer` runs)
         self._loading_name: str | None = None  # the model `_loading` shows, known before it is loaded
         self._retriever_lock = threading.Lock()
         # the answer being streamed: the worker appends pieces, the UI takes them every FLUSH_S
@@ -249,12 +250,14 @@ class ChatScreen(Screen):
         tick()
         if self._load_timer is not None:
             self._load_timer.stop()
+        self._tick_loading = tick
         self._load_timer = self.set_interval(0.1, tick)
 
     def _loaded(self, status: str) -> None:
         if self._load_timer is not None:
             self._load_timer.stop()
             self._load_timer = None
+            self._tick_loading = None
         self.set_busy(False)
         if not self.answering or status.startswith("error"):
             self.set_status(status)
@@ -416,8 +419,7 @@ class ChatScreen(Screen):
         """Stop the answer in progress and wait until its worker has finished with it."""
         if not self.answering:
             return
-        self._stop_requested.set()
-        self.assistant.cancel()
+        self._request_stop()
         deadline = time.monotonic() + 30
         while self.answering and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -441,13 +443,15 @@ class ChatScreen(Screen):
                     raise
 
     # -- actions ---------------------------------------------------------------------------------
+    def _request_stop(self) -> None:
+        self._stop_requested.set()
+        self.assistant.cancel()
+
     def action_stop(self) -> None:
         if self.answering:
-            self._stop_requested.set()
-            self.assistant.cancel()
-            if self.model_loading or self.assistant.engine is None:
-                name = self._loading_name or "the model"
-                self.set_status(f"loading {name}… · stopped: the question is not answered")
+            self._request_stop()
+            if self._tick_loading is not None:  # the model is loading: say now that the question is dropped
+                self._tick_loading()
 
     def action_toggle_rag(self) -> None:
         sw = self.query_one("#rag", Switch)
