@@ -61,3 +61,9 @@ class StorageError(EdgeError):
 
 class DocumentError(EdgeError):
     """A document cannot be read (corrupt, encrypted, no text layer, not the format it claims)."""
+
+
+class TrainingInterrupted(EdgeError):
+    """A training run was stopped (Ctrl-C, SIGTERM) after its state was saved: run it again to resume."""
+
+    exit_code = 130

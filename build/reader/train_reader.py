@@ -45,6 +45,7 @@ def main() -> int:
 
     import torch
 
+    from edge.errors import TrainingInterrupted
     from edge.chooser import tier_of
     from edge.config import load_settings
     from edge.models import ModelStore
@@ -91,7 +92,11 @@ def main() -> int:
                    "planned_steps": ck.get("plan_steps")}
         print(f"exporting the checkpoint of step {ck['step']} (an unfinished run: resume it by running this script without --export-checkpoint)", file=sys.stderr)
     else:
-        summary = train(model, examples, cfg, out, log=lambda m: print(m, file=sys.stderr))
+        try:
+            summary = train(model, examples, cfg, out, log=lambda m: print(m, file=sys.stderr))
+        except TrainingInterrupted as e:
+            print(str(e), file=sys.stderr)
+            return e.exit_code
     wall = time.perf_counter() - t0
     name = f"edge-reader-{args.size}"
     adapter = write_lora(base, model.lora_state(), ROOT / "models" / f"{name}.gguf", alpha=cfg.lora_alpha, name=name)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import TrainingInterrupted
 from ..present import Progress
 
 
@@ -65,6 +69,29 @@ def make_batches(lengths: list[int], batch_tokens: int, rng: random.Random) -> l
         batches.append(cur)
     rng.shuffle(batches)
     return batches
+
+
+@contextlib.contextmanager
+def _stop_requests():
+    """While training, Ctrl-C and SIGTERM ask for a stop at the end of the current step (so the
+    checkpoint holds a whole step); a second Ctrl-C stops at once. Yields a function that says whether
+    a stop was asked for. Off the main thread signals cannot be caught and nothing changes."""
+    asked: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def on_signal(signum, frame):
+        if asked and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        asked.append(signum)
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(asked)
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, log=print,
@@ -135,42 +162,48 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
     bar = Progress("training", total_steps, unit="steps")
     bar.update(step)
     model.train()
-    while step < total_steps:
-        batch = [examples[i] for i in flat[step]]
-        t0 = time.perf_counter()
-        n = max(len(e) for e in batch)
-        ids = torch.zeros(len(batch), n, dtype=torch.long)
-        pad = torch.zeros(len(batch), n, dtype=torch.bool)
-        for r, e in enumerate(batch):
-            ids[r, : len(e)] = torch.tensor(e.tokens)
-            pad[r, : len(e)] = True
-        ids, pad = ids.to(device), pad.to(device)
-        # positions whose next token is an answer token: only there are logits computed
-        rows, cols, targets = [], [], []
-        for r, e in enumerate(batch):
-            for p in range(e.n_prompt - 1, len(e) - 1):
-                rows.append(r)
-                cols.append(p)
-                targets.append(e.tokens[p + 1])
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        h = model(ids, pad)
-        logits = model.logits(h[torch.tensor(rows), torch.tensor(cols)])
-        loss = F.cross_entropy(logits.float(), torch.tensor(targets, device=device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        dt = time.perf_counter() - t0
-        n_tok = int(pad.sum())
-        tokens_seen += n_tok
-        seconds += dt
-        step += 1
-        history.append(round(float(loss.detach()), 5))
-        avg = sum(history[-20:]) / len(history[-20:])
-        bar.update(1, postfix=f"loss {avg:.3f} · {tokens_seen / seconds:.0f} tok/s")
-        if step % cfg.checkpoint_every == 0 or step == total_steps:
-            save()
+    with _stop_requests() as stop_asked:
+        while step < total_steps:
+            if stop_asked():
+                save()
+                bar.close(f"stopped at step {step}/{total_steps}")
+                raise TrainingInterrupted(f"training stopped at step {step} of {total_steps}; its checkpoint is saved in {out_dir}: "
+                                          "run the same command again to resume")
+            batch = [examples[i] for i in flat[step]]
+            t0 = time.perf_counter()
+            n = max(len(e) for e in batch)
+            ids = torch.zeros(len(batch), n, dtype=torch.long)
+            pad = torch.zeros(len(batch), n, dtype=torch.bool)
+            for r, e in enumerate(batch):
+                ids[r, : len(e)] = torch.tensor(e.tokens)
+                pad[r, : len(e)] = True
+            ids, pad = ids.to(device), pad.to(device)
+            # positions whose next token is an answer token: only there are logits computed
+            rows, cols, targets = [], [], []
+            for r, e in enumerate(batch):
+                for p in range(e.n_prompt - 1, len(e) - 1):
+                    rows.append(r)
+                    cols.append(p)
+                    targets.append(e.tokens[p + 1])
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            h = model(ids, pad)
+            logits = model.logits(h[torch.tensor(rows), torch.tensor(cols)])
+            loss = F.cross_entropy(logits.float(), torch.tensor(targets, device=device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            dt = time.perf_counter() - t0
+            n_tok = int(pad.sum())
+            tokens_seen += n_tok
+            seconds += dt
+            step += 1
+            history.append(round(float(loss.detach()), 5))
+            avg = sum(history[-20:]) / len(history[-20:])
+            bar.update(1, postfix=f"loss {avg:.3f} · {tokens_seen / seconds:.0f} tok/s")
+            if step % cfg.checkpoint_every == 0 or step == total_steps:
+                save()
     bar.close(f"trained {step} steps: loss {history[0] if history else 0:.3f} -> {sum(history[-20:]) / max(1, len(history[-20:])):.3f}, "
               f"{tokens_seen} tokens in {seconds:.0f}s ({tokens_seen / max(seconds, 1e-9):.0f} tok/s)")
     return {"steps": step, "loss_first": history[0] if history else None, "loss_last20": sum(history[-20:]) / max(1, len(history[-20:])),

@@ -300,3 +300,44 @@ def test_models_build_and_ask_work_without_torch(real_home, tmp_path):
     again = json.loads(p.stdout)
     assert {b["name"]: b["sha256"] for b in again} == {b["name"]: b["sha256"] for b in built}
     assert {b["name"]: os.stat(b["path"]).st_mtime_ns for b in again} == mtimes
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_stopped_training_saves_its_step_and_resumes_to_the_same_result(real_llm_path, base, tmp_path, signame):
+    """Ctrl-C or SIGTERM mid-step: the step finishes, the checkpoint is written (though no checkpoint was
+    due), the run ends with TrainingInterrupted, and running it again ends where an unstopped run ends."""
+    import os
+    import signal
+
+    from edge.errors import TrainingInterrupted
+    from edge.train.data import Tokenizer
+    from edge.train.model import LlamaLoRA
+    from edge.train.trainer import TrainConfig, train
+
+    tk = Tokenizer(real_llm_path)
+    examples = [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+    cfg = TrainConfig(max_steps=4, epochs=4, batch_tokens=64, lr=1e-3, warmup_steps=1, checkpoint_every=25)
+    torch.manual_seed(0)
+    full = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "a", log=lambda m: None)
+
+    class SignalledOnce(LlamaLoRA):
+        calls = 0
+
+        def forward(self, *a, **kw):
+            SignalledOnce.calls += 1
+            if SignalledOnce.calls == 2:  # during the second step
+                os.kill(os.getpid(), getattr(signal, signame))
+            return super().forward(*a, **kw)
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    torch.manual_seed(0)
+    with pytest.raises(TrainingInterrupted, match="step 2 of 4"):
+        train(SignalledOnce(base, rank=2, alpha=4), examples, cfg, tmp_path / "b", log=lambda m: None)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    import torch as _t
+
+    assert _t.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["step"] == 2
+    torch.manual_seed(0)
+    resumed = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "b", log=lambda m: None)
+    assert resumed["steps"] == 4
+    assert np.allclose(resumed["history"], full["history"], rtol=1e-3, atol=1e-4)
