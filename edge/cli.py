@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import EdgeError
+from .errors import EdgeError, Interrupted
 from .present import fmt_size, print_json, stats_line
 from .safe import line_safe, terminal_safe
 
@@ -290,7 +290,7 @@ def cmd_bench(args) -> int:
     from pathlib import Path
 
     from .bench.report import write
-    from .bench.runner import BenchConfig, run_bench
+    from .bench.runner import BenchConfig, Checkpoint, run_bench
 
     s = _settings(args, threads=None)  # --threads here is a list, not the threads setting
     try:
@@ -316,9 +316,13 @@ def cmd_bench(args) -> int:
         cfg.max_tokens = args.max_tokens
     cfg.foreign = not args.no_foreign
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
-    res = run_bench(s, cfg, log=log)
     out = Path(args.out)
+    try:
+        res = run_bench(s, cfg, log=log, checkpoint_dir=out, fresh=args.fresh)
+    except KeyboardInterrupt:
+        raise Interrupted(f"benchmark stopped; what it measured is kept in {out / 'partial'}: run the same command again to go on") from None
     files = write(res, out)
+    Checkpoint.finish(out)
     if args.json:
         print_json(res["summary"])
     else:
@@ -527,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sizes", help="comma-separated model sizes to measure: tiny,small,large (default: every installed size)")
     b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
     b.add_argument("--no-foreign", action="store_true", help="skip the foreign corpus (every size's base and fine-tuned model with retrieval)")
+    b.add_argument("--fresh", action="store_true",
+                   help="measure everything again, discarding what a stopped run in --out measured (by default a stopped run "
+                        "goes on where it stopped when its settings, commit, CPU and models are the same)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.set_defaults(func=cmd_bench)
 

@@ -63,7 +63,11 @@ class DocumentError(EdgeError):
     """A document cannot be read (corrupt, encrypted, no text layer, not the format it claims)."""
 
 
-class TrainingInterrupted(EdgeError):
-    """A training run was stopped (Ctrl-C, SIGTERM) after its state was saved: run it again to resume."""
+class Interrupted(EdgeError):
+    """A long job was stopped (Ctrl-C, SIGTERM) with what it had done kept: run it again to go on."""
 
     exit_code = 130
+
+
+class TrainingInterrupted(Interrupted):
+    """A training run was stopped after its checkpoint was saved."""

@@ -45,9 +45,12 @@ class Progress:
     """A progress bar for long work, on stderr.
 
     On a terminal it is rich's live progress bar; elsewhere (CI logs, pipes) it prints a line at
-    the start and one at the end, so logs stay readable. `unit="B"` shows sizes and a transfer
+    the start, one at the end, and between them at most one every LOG_EVERY_S (how far it got, so a
+    log of hours of training or benchmarking says where it stands), so logs stay readable. `unit="B"` shows sizes and a transfer
     rate; any other unit counts (`12/40 steps`).
     """
+
+    LOG_EVERY_S = 30.0
 
     def __init__(self, desc: str, total: float | None = None, *, unit: str = "", stream=None, enabled: bool = True):
         self.desc = desc
@@ -58,6 +61,7 @@ class Progress:
         self.enabled = enabled
         self.tty = enabled and getattr(self.stream, "isatty", lambda: False)()
         self.t0 = time.perf_counter()
+        self._said = self.t0  # without a terminal (a log file, CI): a line at most every LOG_EVERY_S
         self._bar = None
         if self.tty:
             self._start_rich()
@@ -88,6 +92,12 @@ class Progress:
         if self._bar is not None:
             kw = {"postfix": postfix} if postfix is not None else {}
             self._bar.update(self._task, advance=n, **kw)
+        elif self.enabled and n and time.perf_counter() - self._said >= self.LOG_EVERY_S:
+            self._said = time.perf_counter()
+            done = f"{self.n:.0f}/{self.total:.0f} {self.unit}".rstrip() if self.total else f"{self.n:.0f} {self.unit}".rstrip()
+            pct = f" ({100 * self.n / self.total:.0f} %)" if self.total else ""
+            self.stream.write(f"{self.desc}: {done}{pct}, {self._said - self.t0:.0f}s{' · ' + postfix if postfix else ''}\n")
+            self.stream.flush()
 
     def write(self, line: str) -> None:
         """Print a line of other output (a file that failed) above the bar."""

@@ -44,6 +44,18 @@ def test_progress_in_a_log_is_two_lines():
     assert quiet.getvalue() == ""
 
 
+def test_progress_in_a_log_says_where_long_work_stands(monkeypatch):
+    out = io.StringIO()
+    bar = Progress("training", 4, unit="steps", stream=out)
+    bar.update(1, postfix="loss 1.2")  # within LOG_EVERY_S of the start: nothing
+    monkeypatch.setattr(Progress, "LOG_EVERY_S", 0.0)
+    bar.update(1, postfix="loss 0.9")
+    bar.close("trained 4 steps")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "training..." and lines[-1] == "trained 4 steps" and len(lines) == 3
+    assert lines[1].startswith("training: 2/4 steps (50 %), ") and lines[1].endswith(" · loss 0.9")
+
+
 def test_progress_on_a_terminal_is_rich_bar_then_one_line():
     out = FakeTTY()
     bar = Progress("verifying m", 2048, unit="B", stream=out)

@@ -164,6 +164,89 @@ def _run_worker(job: dict) -> dict:
     return json.loads(proc.stdout)
 
 
+class Checkpoint:
+    """What a benchmark has measured so far, one JSON file per finished part under `<out>/partial/`,
+    so a run stopped by Ctrl-C, a crash or the end of a working session goes on where it stopped.
+
+    A part is reused only when the run would measure the same thing: same settings, same edge commit,
+    same CPU, same model files (by sha256) and questions; otherwise the old parts are set aside with
+    a line saying why, and everything is measured again (figures from two machines or two builds are
+    never mixed in one report). The folder is removed once the report is written."""
+
+    def __init__(self, folder: Path | None, fingerprint: dict, *, fresh: bool = False, log=print):
+        self.dir = folder / "partial" if folder else None
+        self.reused = 0
+        if self.dir is None:
+            return
+        fp_path = self.dir / "fingerprint.json"
+        if self.dir.is_dir():
+            try:
+                old = json.loads(fp_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+            if fresh or old != fingerprint:
+                why = "--fresh" if fresh else ("the settings, commit, CPU, models or questions differ" if old else "it has no fingerprint")
+                log(f"discarding the unfinished benchmark in {self.dir} ({why})")
+                shutil.rmtree(self.dir)
+            else:
+                n = len(list(self.dir.glob("*.part.json")))
+                if n:
+                    log(f"resuming the unfinished benchmark in {self.dir}: {n} part(s) already measured")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(fp_path, fingerprint)
+
+    def _path(self, key: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+        return self.dir / f"{safe}.part.json"
+
+    def get(self, key: str):
+        if self.dir is None:
+            return None
+        try:
+            value = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # not measured yet, or cut short while written
+            return None
+        self.reused += 1
+        return value
+
+    def put(self, key: str, value) -> None:
+        if self.dir is not None:
+            _write_atomic(self._path(key), value)
+
+    def measure(self, key: str, fn):
+        """The stored part `key`, or fn() measured now and stored."""
+        got = self.get(key)
+        if got is None:
+            got = fn()
+            self.put(key, got)
+        return got
+
+    @staticmethod
+    def finish(folder: Path) -> None:
+        """The report is written: the parts are no longer needed."""
+        shutil.rmtree(folder / "partial", ignore_errors=True)
+
+
+def _write_atomic(path: Path, value) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def fingerprint(store, cfg: "BenchConfig", threads: list[int], pairs: list[Pair], items: list[dict]) -> dict:
+    """What must be equal for a stopped run's parts to be reused (see Checkpoint)."""
+    import hashlib
+
+    from ..doctor import cpu_info
+
+    names = sorted({n for p in pairs for n in (p.base, p.ft) if n})
+    qs = json.dumps(items, sort_keys=True)
+    if (FOREIGN / "questions.json").is_file():
+        qs += (FOREIGN / "questions.json").read_text(encoding="utf-8")
+    return {"schema_version": SCHEMA_VERSION, "config": cfg.__dict__ | {"threads": threads}, "commit": _commit(), "cpu": cpu_info(),
+            "models": {n: store.get(n).sha256 for n in names}, "questions": hashlib.sha256(qs.encode()).hexdigest()}
+
+
 def startup_to_first_token(model: str, threads: int, runs: int) -> list[float]:
     """Seconds from starting `edge ask` to its first streamed byte on stdout."""
     out = []
@@ -180,7 +263,9 @@ def startup_to_first_token(model: str, threads: int, runs: int) -> list[float]:
     return out
 
 
-def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
+def run_bench(settings, cfg: BenchConfig, *, log=print, checkpoint_dir: Path | None = None, fresh: bool = False) -> dict:
+    """Measure every configuration; with `checkpoint_dir`, each finished part is kept there so a
+    stopped run resumes (see Checkpoint)."""
     from ..models import ModelStore
     from ..rag.embed import load_embedder
     from ..rag.store import Index
@@ -198,6 +283,7 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
     accuracy = _pick(items, cfg.accuracy_n)
     changed = [it for it in items if it["category"] == "changed"]
     freshness = changed[: cfg.freshness_n] if cfg.freshness_n else changed
+    ck = Checkpoint(checkpoint_dir, fingerprint(store, cfg, threads, pairs, items), fresh=fresh, log=log)
     res: dict = {"schema_version": SCHEMA_VERSION, "quick": cfg.quick, "config": cfg.__dict__ | {"threads": threads},
                  "environment": environment(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     t_all = time.perf_counter()
@@ -232,7 +318,7 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
         jobs = [(p, t, m) for p in pairs for t in threads for m in MODES if p.model(m.split("+")[0])]
         bar = Progress("benchmark", len(jobs), unit="configs")
         res["runs"] = []
-        for pair, t, mode in jobs:
+        for n_job, (pair, t, mode) in enumerate(jobs):
             role, rag = mode.split("+")[0], mode.endswith("+rag")
             name, q = pair.model(role), pair.quant
             first_t = t == threads[0]
@@ -240,14 +326,15 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
                    "index": str(tmp / "index-v1.db"), "fresh_index": str(tmp / "index.db"),
                    "warmup": latency_q[0], "latency": latency_q,
                    "accuracy": accuracy if first_t else [], "freshness": freshness if first_t else []}
-            w = _run_worker(job)
+            # the job names temporary paths that differ from run to run: the key is what it measures
+            w = ck.measure(f"run-{n_job}-{pair.size}-{mode}-{q}-t{t}", lambda: _run_worker(job))
             w["model_bytes"] = store.path(store.get(name)).stat().st_size
             res["runs"].append(w)
             bar.update(1, postfix=f"{pair.size} {mode} {q} t{t}")
         bar.close()
 
         if cfg.foreign and (FOREIGN / "questions.json").is_file():
-            res["foreign"] = _foreign(pairs, threads[0], cfg, tmp, emb, store, log)
+            res["foreign"] = _foreign(pairs, threads[0], cfg, tmp, emb, store, log, ck)
 
         log("raw llama.cpp baseline ...")
         res["baseline"] = []
@@ -257,26 +344,32 @@ def run_bench(settings, cfg: BenchConfig, *, log=print) -> dict:
                 if not name:
                     continue
                 for t in threads:
-                    b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
-                    res["baseline"].append({**b.to_dict(), "file": b.model, "model": name, "size": pair.size, "quant": pair.quant, "role": role})
+                    def raw(name=name, t=t):
+                        b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
+                        return {**b.to_dict(), "file": b.model}
+                    b = ck.measure(f"baseline-{name}-t{t}", raw)
+                    res["baseline"].append({**b, "model": name, "size": pair.size, "quant": pair.quant, "role": role})
         log("raw llama.cpp decode at each configuration's prompt depth ...")
-        for w in res["runs"]:
+        for n_job, w in enumerate(res["runs"]):
             # decode slows as the cache deepens, so the assistant's decode rate is compared with raw
             # decode of as many tokens from the same depth (its median prompt and answer lengths)
             j = w["job"]
             depth = int(statistics.median(r["timings"]["prompt_tokens"] for r in w["runs"]))
             n_gen = max(16, int(statistics.median(r["timings"]["completion_tokens"] for r in w["runs"])))
-            b = raw_llama_bench(store.path(store.get(j["model"])), threads=j["threads"], n_prompt=0, n_gen=n_gen, depth=depth, repetitions=cfg.baseline_reps)
-            w["raw_at_depth"] = {"depth": depth, "n_gen": n_gen, "tg_tok_s": b.tg_tok_s, "tg_mean": b.tg_mean}
+            def at_depth(j=j, depth=depth, n_gen=n_gen):
+                b = raw_llama_bench(store.path(store.get(j["model"])), threads=j["threads"], n_prompt=0, n_gen=n_gen, depth=depth, repetitions=cfg.baseline_reps)
+                return {"depth": depth, "n_gen": n_gen, "tg_tok_s": b.tg_tok_s, "tg_mean": b.tg_mean}
+            w["raw_at_depth"] = ck.measure(f"depth-{n_job}-{j['model']}-{j['mode']}-t{j['threads']}", at_depth)
         log("process start to first token ...")
         first = pairs[0].ft or pairs[0].base
         res["startup"] = {"model": first, "threads": threads[0], "seconds": startup_to_first_token(first, threads[0], cfg.startup_runs)}
     res["summary"] = summarize(res)
+    res["resumed_parts"] = ck.reused
     res["seconds"] = round(time.perf_counter() - t_all, 1)
     return res
 
 
-def _foreign(pairs: list[Pair], threads: int, cfg: BenchConfig, tmp: Path, emb, store, log) -> dict:
+def _foreign(pairs: list[Pair], threads: int, cfg: BenchConfig, tmp: Path, emb, store, log, ck: Checkpoint) -> dict:
     """Every size's base and fine-tuned model, with retrieval, over documents nobody trained on:
     pydoc's text of the standard-library modules in build/foreign/ and its question bank."""
     from ..rag.store import Index
@@ -298,7 +391,7 @@ def _foreign(pairs: list[Pair], threads: int, cfg: BenchConfig, tmp: Path, emb, 
         job = {"mode": f"{role}+rag", "size": pair.size, "model": name, "quant": pair.quant, "threads": threads, "rag": True,
                "max_tokens": cfg.max_tokens, "index": str(tmp / "foreign.db"), "fresh_index": None, "warmup": items[0]["question"],
                "latency": [], "accuracy": items, "freshness": []}
-        out["runs"].append(_run_worker(job))
+        out["runs"].append(ck.measure(f"foreign-{pair.size}-{role}-{name}", lambda: _run_worker(job)))
         bar.update(1, postfix=f"{pair.size} {role}+rag")
     bar.close()
     return out

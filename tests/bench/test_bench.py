@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from ..conftest import run_edge
+from ..conftest import ROOT, run_edge
 
 pytestmark = pytest.mark.real
 
 
+def _stopped_after_first_part(out) -> subprocess.CompletedProcess:
+    """`edge bench --quick` stopped with Ctrl-C (SIGINT to its process group, as a terminal sends it)
+    as soon as it has kept its first measured part."""
+    p = subprocess.Popen([sys.executable, "-m", "edge", "bench", "--quick", "--out", str(out)], cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not list((out / "partial").glob("*.part.json")) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    return subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
+
+
 def test_bench_quick_measures_every_mode(built_home, tmp_path):
     out = tmp_path / "bench"
+    # stopped after its first part: a one-line message, the part kept, and the next run goes on from it
+    stopped = _stopped_after_first_part(out)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr and "run the same command again" in stopped.stderr
+    kept = sorted(f.name for f in (out / "partial").glob("*.part.json"))
+    assert kept and not (out / "results.json").exists()
     p = run_edge("bench", "--quick", "--out", str(out), timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
+    assert f"{len(kept)} part(s) already measured" in p.stderr
+    assert not (out / "partial").exists()  # the report is written: the parts are gone
     res = json.loads((out / "results.json").read_text())
+    assert res["resumed_parts"] == len(kept)
     assert res["schema_version"] == 2 and res["quick"]
     configs = res["summary"]["configs"]
     # the tiny size has a fine-tuned build: all four modes; any other installed size at least its base
@@ -63,3 +91,26 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
 def test_bench_bad_flags_are_one_line(built_home):
     p = run_edge("bench", "--threads", "two")
     assert p.returncode != 0 and "Traceback" not in p.stderr and "--threads" in p.stderr
+
+
+def test_checkpoint_reuses_parts_only_for_the_same_run(tmp_path):
+    from edge.bench.runner import Checkpoint
+
+    fp = {"commit": "abc", "cpu": "x", "models": {"m": "1"}}
+    logs: list[str] = []
+    ck = Checkpoint(tmp_path, fp, log=logs.append)
+    assert ck.measure("run-0-tiny-base", lambda: {"v": 1}) == {"v": 1}
+    assert ck.reused == 0
+    (tmp_path / "partial" / "run-1.part.json").write_text('{"v": ')  # cut short while written: measured again
+    again = Checkpoint(tmp_path, fp, log=logs.append)
+    assert "2 part(s) already measured" in logs[-1]
+    assert again.measure("run-0-tiny-base", lambda: pytest.fail("a kept part was measured again")) == {"v": 1}
+    assert again.measure("run-1", lambda: {"v": 2}) == {"v": 2} and again.reused == 1
+    # another machine, commit or model: nothing is reused
+    other = Checkpoint(tmp_path, fp | {"cpu": "y"}, log=logs.append)
+    assert "discarding" in logs[-1]
+    assert other.measure("run-0-tiny-base", lambda: {"v": 3}) == {"v": 3} and other.reused == 0
+    fresh = Checkpoint(tmp_path, fp | {"cpu": "y"}, fresh=True, log=logs.append)
+    assert "--fresh" in logs[-1] and fresh.get("run-0-tiny-base") is None
+    Checkpoint.finish(tmp_path)
+    assert not (tmp_path / "partial").exists()
