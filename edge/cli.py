@@ -292,6 +292,8 @@ def cmd_bench(args) -> int:
     from .bench.report import write
     from .bench.runner import BenchConfig, Checkpoint, run_bench
 
+    if args.render_only:
+        return _bench_render(Path(args.out), as_json=args.json)
     s = _settings(args, threads=None)  # --threads here is a list, not the threads setting
     try:
         threads = [int(x) for x in args.threads.split(",")] if args.threads else [s.n_threads]
@@ -327,6 +329,39 @@ def cmd_bench(args) -> int:
         print_json(res["summary"])
     else:
         print(f"benchmark done in {res['seconds']:.0f}s; report: {out / 'report.md'}")
+        for f in files:
+            print(f"  {f}")
+    return 0
+
+
+def _bench_render(out, *, as_json: bool) -> int:
+    """Write report.md and the charts again from OUT/results.json, the summary recomputed from the
+    stored runs by this edge (nothing is measured again)."""
+    import json
+
+    from .bench.report import write
+    from .bench.runner import SCHEMA_VERSION, _commit, summarize
+
+    path = out / "results.json"
+    try:
+        res = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EdgeError(f"{path} does not exist: --render-only rewrites the report of a finished `edge bench --out {out}`") from None
+    except (OSError, ValueError) as e:
+        raise EdgeError(f"{path} cannot be read as a benchmark's results: {e}") from None
+    if not isinstance(res, dict) or res.get("schema_version") != SCHEMA_VERSION:
+        raise EdgeError(f"{path} is not a benchmark result of this edge (schema {res.get('schema_version') if isinstance(res, dict) else '?'}, "
+                        f"expected {SCHEMA_VERSION}): run `edge bench` again")
+    try:
+        res["summary"] = summarize(res)
+        res["rendered_by"] = _commit()
+    except (KeyError, TypeError, ValueError) as e:
+        raise EdgeError(f"{path} is incomplete or damaged ({type(e).__name__}: {e}): run `edge bench` again") from None
+    files = write(res, out)
+    if as_json:
+        print_json(res["summary"])
+    else:
+        print(f"report rewritten from {path} (nothing measured again):")
         for f in files:
             print(f"  {f}")
     return 0
@@ -531,6 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sizes", help="comma-separated model sizes to measure: tiny,small,large (default: every installed size)")
     b.add_argument("--max-tokens", type=int, help="answer length cap (default 64)")
     b.add_argument("--no-foreign", action="store_true", help="skip the foreign corpus (every size's base and fine-tuned model with retrieval)")
+    b.add_argument("--render-only", action="store_true",
+                   help="write report.md and the charts again from --out's results.json (after an edge upgrade); measures nothing")
     b.add_argument("--fresh", action="store_true",
                    help="measure everything again, discarding what a stopped run in --out measured (by default a stopped run "
                         "goes on where it stopped when its settings, commit, CPU and models are the same)")

@@ -417,9 +417,20 @@ def foreign_summary(fr: dict) -> list[dict]:
     return out
 
 
+def _training_report(res: dict) -> tuple[dict | None, str | None]:
+    """The report of the training that made the compared fine-tuned model: the reader of the smallest
+    size with a fine-tuned build (build/reports/train-reader-<size>.json), else the older recipe's."""
+    sizes = [p["size"] for p in res.get("plan", []) if p.get("ft")]
+    for path in ([ROOT / "build" / "reports" / f"train-reader-{sizes[0]}.json"] if sizes else []) + [ROOT / "build" / "reports" / "train.json"]:
+        try:
+            return json.loads(path.read_text(encoding="utf-8")), str(path.relative_to(ROOT))
+        except (OSError, ValueError):
+            continue
+    return None, None
+
+
 def summarize(res: dict) -> dict:
-    train = ROOT / "build" / "reports" / "train.json"
-    tr = json.loads(train.read_text()) if train.exists() else None
+    tr, tr_path = _training_report(res)
     base = {(b["model"], b["threads"]): b for b in res["baseline"]}
     configs = []
     for w in res["runs"]:
@@ -461,6 +472,8 @@ def summarize(res: dict) -> dict:
         out["retrain_seconds"] = tr["train_seconds"]
         out["retrain_tokens_per_s"] = tr["tokens_per_s"]
         out["retrain_tokens"] = tr["tokens"]
+        out["retrain_report"] = tr_path
+        out["retrain_precision"] = (tr.get("config") or {}).get("precision")
     st = res.get("startup", {}).get("seconds") or []
     out["startup_to_first_token_s"] = pstats(st)
     if res.get("foreign"):

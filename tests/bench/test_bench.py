@@ -86,11 +86,29 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
     assert "## Held-out foreign corpus" in report
     for png in ("latency.png", "accuracy.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the reader's targets for the fine-tuned size, each with its measured figure
+    ftr = next(c for c in configs if c["mode"] == "ft+rag" and c["threads"] == configs[0]["threads"])
+    assert f"| sample manual, tiny {ftr['model']} with retrieval: all held-out items ≥ 85 % | {100 * ftr['accuracy']['all']:.1f} % |" in report
+    assert "tiny closed-book (`ft`): all ≥ 40 %" in report and "wrong answers flagged ≥ 80 %" in report
+    # the report written again from results.json: the same figures, nothing measured, and it says so
+    (out / "report.md").unlink()
+    r = run_edge("bench", "--render-only", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["configs"] == json.loads(json.dumps(res["summary"]["configs"]))
+    again = (out / "report.md").read_text()
+    assert "nothing was measured again" in again and f"{ft['latency']['ttft_ms']['p50']:.0f} ms" in again
 
 
-def test_bench_bad_flags_are_one_line(built_home):
+def test_bench_bad_flags_are_one_line(built_home, tmp_path):
     p = run_edge("bench", "--threads", "two")
     assert p.returncode != 0 and "Traceback" not in p.stderr and "--threads" in p.stderr
+    # --render-only without a finished run, or over something that is not one
+    p = run_edge("bench", "--render-only", "--out", str(tmp_path / "none"))
+    assert p.returncode == 1 and "does not exist" in p.stderr and "Traceback" not in p.stderr
+    for text in ("{not json", "[1, 2]", '{"schema_version": 1}', '{"schema_version": 2, "runs": []}'):
+        (tmp_path / "results.json").write_text(text)
+        p = run_edge("bench", "--render-only", "--out", str(tmp_path))
+        assert p.returncode == 1 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, (text, p.stderr)
 
 
 def test_checkpoint_reuses_parts_only_for_the_same_run(tmp_path):
