@@ -32,7 +32,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from edge.config import load_settings
-    from edge.grounding import is_abstention, norm
+    from edge.grounding import is_abstention
+    from edge.train.evaluate import holds
     from edge.llm import Engine, SamplingParams
     from edge.models import ModelStore
 
@@ -56,7 +57,7 @@ def main() -> int:
             else:
                 m = re.match(r"(.*?)\s*\[(\d+)\]\s*$", gold, re.S)
                 value, cite = (m.group(1), m.group(2)) if m else (gold, None)
-                ok = norm(value) in norm(out) and not is_abstention(out)
+                ok = holds(out, value) and not is_abstention(out)  # the benchmark's scorer: a whole value, citations apart
                 k["right"] += ok
                 k["cited_right"] += ok and cite is not None and f"[{cite}]" in out
             if not args.json and i % 25 == 0:

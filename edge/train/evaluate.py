@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,11 +16,66 @@ from ..grounding import ABSTENTIONS, is_abstention, norm  # noqa: F401 (norm: us
 REFUSALS = ABSTENTIONS
 
 
+_CITATION = re.compile(r"\[\d{1,2}\]")
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+
+
+def _canon(s: str) -> str:
+    """As `norm` compares (NFKC, case, the N·m dot, dashes, thousands separators), but keeping the
+    spaces, so that where a value starts and ends can still be seen."""
+    s = unicodedata.normalize("NFKC", s).casefold()
+    s = s.replace("’", "'").replace("·", "").replace("⋅", "").replace("–", "-").replace("—", "-").replace("−", "-")
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
+
+
+def _forms(expected: str) -> list[tuple[str, bool]]:
+    """The ways an answer may write an expected value, each with whether it must stand apart from
+    the text around it (`strict`): as given; a quoted string's text without its quotes when that
+    text is at least 3 characters and holds a letter or digit (`'qmark'`: qmark, but not in
+    'qmark+'; not `'T'` or `','`, which unquoted would match almost anything); a whole number up to
+    twelve as a word and such a word as a number (3 and three)."""
+    e = expected.strip()
+    forms = [(e, e.casefold() in _NUMBER_WORDS)]  # "one" is not in "none"
+    if len(e) >= 2 and e[0] == e[-1] and e[0] in "'\"`":
+        inner = e[1:-1].strip()
+        if len(inner) >= 3 and any(ch.isalnum() for ch in inner):
+            forms.append((inner, True))
+    low = e.casefold()
+    if low.isdigit() and int(low) < len(_NUMBER_WORDS):
+        forms.append((_NUMBER_WORDS[int(low)], True))
+    elif low in _NUMBER_WORDS:
+        forms.append((str(_NUMBER_WORDS.index(low)), False))
+    return forms
+
+
+def holds(text: str, expected: str) -> bool:
+    """Does `text` state `expected`? Compared as `norm` compares (spacing inside the value ignored),
+    with citation markers ([1]) not part of the text, and a number as a whole number: "1" is not in
+    "10", "0.1", "v1" or "[1]" (see _forms for the other ways a value may be written)."""
+    t = _canon(_CITATION.sub(" ", text))
+    for form, strict in _forms(expected):
+        w = re.sub(r"\s+", "", _canon(form))
+        if not w:
+            continue
+        pat = r"\s*".join(re.escape(ch) for ch in w)
+        if strict:
+            pat = r"(?<![\w+\-./*])" + pat + r"(?![\w+\-/*])(?!\.\w)"
+        else:
+            if w[0].isdigit():
+                pat = r"(?<![0-9a-z])(?<![0-9][.,])" + pat
+            if w[-1].isdigit():
+                pat += r"(?![0-9a-z])(?![.,][0-9])"
+        if re.search(pat, t):
+            return True
+    return False
+
+
 def correct(answer: str, item: dict, *, key: str = "contains") -> bool:
+    """Right when a question the documents do not answer is declined, and otherwise when the answer
+    states every expected value (`holds`) and does not decline."""
     if item["category"] == "unanswerable":
         return is_abstention(answer)
-    a = norm(answer)
-    return all(norm(c) in a for c in item[key])
+    return not is_abstention(answer) and all(holds(answer, c) for c in item[key])
 
 
 def citations(answer: str) -> list[int]:
@@ -33,7 +89,7 @@ def citation_valid(answer: str, item: dict, sources: list[dict], *, key: str = "
         return None
     # the passage as the model was shown it (its excerpt, when it was focused on the question)
     shown = [s.get("excerpt") or s["text"] for s in sources]
-    return any(all(norm(c) in norm(sources[n - 1].get("heading", "") + "\n" + shown[n - 1]) for c in item[key]) for n in cited)
+    return any(all(holds(sources[n - 1].get("heading", "") + "\n" + shown[n - 1], c) for c in item[key]) for n in cited)
 
 
 def load_eval(path: str | Path) -> list[dict]:
