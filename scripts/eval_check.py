@@ -55,7 +55,12 @@ def main() -> int:
     ap.add_argument("--per-category", type=int, default=0, help="at most N items per category (default: all)")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--out", default=str(ROOT / "build" / "reports"))
+    ap.add_argument("--rescore", nargs="+", metavar="FILE",
+                    help="label the answers stored in these answers-<corpus>.json files again with the current scorer and "
+                         "write them and their .md again (asks no model)")
     args = ap.parse_args()
+    if args.rescore:
+        return rescore(args.rescore)
 
     from edge.assistant import Assistant
     from edge.bench.runner import FOREIGN, _pick, foreign_items
@@ -108,21 +113,65 @@ def main() -> int:
             print(f"{name}: accuracy {r['accuracy']:.1%}, marked grounded {r['marked_grounded']:.1%}, precision "
                   f"{r['precision'] if r['precision'] is not None else float('nan'):.1%} of {r['precision_n']}, flags "
                   f"{r['flags_wrong'] if r['flags_wrong'] is not None else float('nan'):.1%} of {r['wrong_n']} wrong", file=sys.stderr)
+    write_report(report, items, Path(args.out))
+    return 0
+
+
+def corpus_items(corpus: str) -> list[dict]:
+    from edge.bench.runner import foreign_items
+    from edge.train.evaluate import load_eval
+
+    return load_eval(ROOT / "build" / "dataset" / "eval.jsonl") if corpus == "sample" else foreign_items()
+
+
+def rescore(files: list[str]) -> int:
+    """The stored answers labelled again by the current scorer (a fixed scorer must not leave old
+    figures behind); every answer, the check's verdicts and the timings stay as measured."""
+    from edge.train.evaluate import correct
+
+    for f in files:
+        path = Path(f)
+        report = json.loads(path.read_text(encoding="utf-8"))
+        by_id = {it["id"]: it for it in corpus_items(report["corpus"])}
+        ids = [a["id"] for m in report["models"].values() for a in m["answers"]]
+        missing = sorted({i for i in ids if i not in by_id})
+        if missing:
+            print(f"{path}: {len(missing)} answer(s) to questions the bank no longer has ({missing[0]}, ...): not rescored", file=sys.stderr)
+            return 1
+        changed = 0
+        for m in report["models"].values():
+            for a in m["answers"]:
+                now = correct(a["answer"], by_id[a["id"]])
+                changed += now != a["correct"]
+                a["correct"] = now
+        report["rescored"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        items = [by_id[i] for i in dict.fromkeys(a["id"] for a in next(iter(report["models"].values()))["answers"])]
+        write_report(report, items, path.parent, quiet=True)
+        print(f"{path}: {changed} label(s) changed", file=sys.stderr)
+    return 0
+
+
+def write_report(report: dict, items: list[dict], out: Path, *, quiet: bool = False) -> None:
+    """answers-<corpus>.json (every answer) and answers-<corpus>.md from a report's answers."""
+    corpus = report["corpus"]
+    for m in report["models"].values():
+        m["summary"] = {**rates(m["answers"]), **({"seconds": m["summary"]["seconds"]} if "seconds" in m.get("summary", {}) else {})}
     all_rows = [row for m in report["models"].values() for row in m["answers"]]
     report["overall"] = rates(all_rows)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"answers-{args.corpus}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / f"answers-{corpus}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def pct(x):
         return "—" if x is None else f"{100 * x:.1f} %"
 
-    what = ("the benchmark's held-out questions about the sample manual" if args.corpus == "sample" else
+    what = ("the benchmark's held-out questions about the sample manual" if corpus == "sample" else
             "questions over the held-out foreign corpus (build/foreign/: pydoc's text of 51 standard-library modules; nothing was trained on it)")
-    L = [f"# Reading with retrieval, and the answer check: {args.corpus} corpus", "",
-         f"Made by `scripts/eval_check.py --corpus {args.corpus}` ({report['started']}): {len(items)} {what}, "
+    rescored = (f" Labels re-computed {report['rescored']} from the stored answers by the scorer of that day "
+                "(`scripts/eval_check.py --rescore`); no model was asked again." if report.get("rescored") else "")
+    L = [f"# Reading with retrieval, and the answer check: {corpus} corpus", "",
+         f"Made by `scripts/eval_check.py --corpus {corpus}` ({report['started']}): {len(items)} {what}, "
          "asked with retrieval (k = 4, focused passages) of each model; each answer labelled right or wrong by the benchmark's "
-         "scorer and checked by `edge.grounding.check_answer`. Targets: precision ≥ 95 %, wrong answers flagged ≥ 80 %.", "",
+         "scorer and checked by `edge.grounding.check_answer`. Targets: precision ≥ 95 %, wrong answers flagged ≥ 80 %." + rescored, "",
          "| model | accuracy with retrieval | declined (of which wrongly) | marked grounded (of the rest) | precision (right among grounded) | wrong answers flagged |",
          "|---|---|---|---|---|---|"]
     for name, m in report["models"].items():
@@ -145,9 +194,9 @@ def main() -> int:
             cells.append(f"{sum(a['correct'] for a in rows)}/{len(rows)}")
         L.append(f"| {name} | " + " | ".join(cells) + " |")
     L.append("")
-    (out / f"answers-{args.corpus}.md").write_text("\n".join(L), encoding="utf-8")
-    print("\n".join(L))
-    return 0
+    (out / f"answers-{corpus}.md").write_text("\n".join(L), encoding="utf-8")
+    if not quiet:
+        print("\n".join(L))
 
 
 if __name__ == "__main__":

@@ -37,3 +37,30 @@ def test_a_citation_holds_the_fact_only_as_a_whole_value():
     sources = [{"text": "Levels run from 10 to 19.", "heading": "zlib"}, {"text": "Z_BEST_SPEED is 1.", "heading": "zlib"}]
     assert citation_valid("10 [1]", item, sources) is False
     assert citation_valid("1 [2]", item, sources) is True
+
+
+def test_eval_check_rescore_relabels_stored_answers_without_a_model(tmp_path):
+    """A fixed scorer must not leave old figures behind: --rescore labels the stored answers again and
+    writes the report again; answers, verdicts and timings stay as they were."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    rows = [  # fractions-1 expects 1: "10 [2]" was counted right by the old scorer
+        {"id": "fractions-1", "category": "fact", "answer": "10 [2]", "correct": True, "grounded": True, "unsupported": [], "reason": ""},
+        {"id": "itertools-1", "category": "fact", "answer": "0 [1]", "correct": False, "grounded": True, "unsupported": [], "reason": ""},
+    ]
+    report = {"corpus": "foreign", "started": "2026-12-02T00:00:00Z", "items": 2, "models": {"m": {"summary": {"seconds": 1.0}, "answers": rows}}}
+    f = tmp_path / "answers-foreign.json"
+    f.write_text(json.dumps(report))
+    p = subprocess.run([sys.executable, "scripts/eval_check.py", "--rescore", str(f)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "2 label(s) changed" in p.stderr
+    out = json.loads(f.read_text())
+    assert [a["correct"] for a in out["models"]["m"]["answers"]] == [False, True]
+    assert out["models"]["m"]["answers"][0]["answer"] == "10 [2]" and out["models"]["m"]["summary"]["seconds"] == 1.0
+    assert out["rescored"] and out["models"]["m"]["summary"]["accuracy"] == 0.5
+    md = (tmp_path / "answers-foreign.md").read_text()
+    assert "no model was asked again" in md and "| m | 1/2 |" in md
