@@ -243,7 +243,14 @@ def fingerprint(store, cfg: "BenchConfig", threads: list[int], pairs: list[Pair]
     qs = json.dumps(items, sort_keys=True)
     if (FOREIGN / "questions.json").is_file():
         qs += (FOREIGN / "questions.json").read_text(encoding="utf-8")
-    return {"schema_version": SCHEMA_VERSION, "config": cfg.__dict__ | {"threads": threads}, "commit": _commit(), "cpu": cpu_info(),
+    commit = _commit()
+    if commit and commit.endswith("-dirty"):  # uncommitted changes: the same ones only
+        try:
+            diff = subprocess.run(["git", "diff", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
+            commit += "-" + hashlib.sha256(diff).hexdigest()[:16]
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return {"schema_version": SCHEMA_VERSION, "config": cfg.__dict__ | {"threads": threads}, "commit": commit, "cpu": cpu_info(),
             "models": {n: store.get(n).sha256 for n in names}, "questions": hashlib.sha256(qs.encode()).hexdigest()}
 
 
