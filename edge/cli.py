@@ -325,10 +325,15 @@ def cmd_bench(args) -> int:
         raise Interrupted(f"benchmark stopped; what it measured is kept in {out / 'partial'}: run the same command again to go on") from None
     files = write(res, out)
     Checkpoint.finish(out)
-    if args.json:
-        print_json(res["summary"])
+    return _bench_written(res["summary"], files, f"benchmark done in {res['seconds']:.0f}s; report: {out / 'report.md'}", as_json=args.json)
+
+
+def _bench_written(summary: dict, files, heading: str, *, as_json: bool) -> int:
+    """What `edge bench` (and --render-only) wrote: the summary as JSON, or a line and the files."""
+    if as_json:
+        print_json(summary)
     else:
-        print(f"benchmark done in {res['seconds']:.0f}s; report: {out / 'report.md'}")
+        print(heading)
         for f in files:
             print(f"  {f}")
     return 0
@@ -357,14 +362,7 @@ def _bench_render(out, *, as_json: bool) -> int:
         res["rendered_by"] = _commit()
     except (KeyError, TypeError, ValueError) as e:
         raise EdgeError(f"{path} is incomplete or damaged ({type(e).__name__}: {e}): run `edge bench` again") from None
-    files = write(res, out)
-    if as_json:
-        print_json(res["summary"])
-    else:
-        print(f"report rewritten from {path} (nothing measured again):")
-        for f in files:
-            print(f"  {f}")
-    return 0
+    return _bench_written(res["summary"], write(res, out), f"report rewritten from {path} (nothing measured again):", as_json=as_json)
 
 
 def cmd_models_choose(args) -> int:

@@ -81,13 +81,17 @@ _QUOTED = re.compile(r"[\"“`']([^\"”`'\n]{2,80})[\"”`']")
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
 
-def norm(s: str) -> str:
-    """Compare loosely on form, strictly on content: NFKC, case, spacing, the N·m dot, dashes,
-    thousands separators."""
+def canon(s: str) -> str:
+    """As `norm` compares (NFKC, case, the N·m dot, dashes, thousands separators), but keeping the
+    spaces, so that where a value starts and ends can still be seen."""
     s = unicodedata.normalize("NFKC", s).casefold()
     s = s.replace("’", "'").replace("·", "").replace("⋅", "").replace("–", "-").replace("—", "-").replace("−", "-")
-    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
-    return re.sub(r"\s+", "", s)
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
+
+
+def norm(s: str) -> str:
+    """Compare loosely on form, strictly on content: `canon`, and spacing ignored."""
+    return re.sub(r"\s+", "", canon(s))
 
 
 def is_abstention(answer: str) -> bool:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..grounding import ABSTENTIONS, is_abstention, norm  # noqa: F401 (norm: used here and by callers)
+from ..grounding import ABSTENTIONS, canon, is_abstention, norm  # noqa: F401 (norm: used here and by callers)
 
 # One notion of a refusal and of equal text, shared with the answer check (edge/grounding.py): the
 # benchmark and the check must not disagree on what an answer said. (Re-scoring the 1,640 answers of
@@ -18,14 +17,6 @@ REFUSALS = ABSTENTIONS
 
 _CITATION = re.compile(r"\[\d{1,2}\]")
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-
-
-def _canon(s: str) -> str:
-    """As `norm` compares (NFKC, case, the N·m dot, dashes, thousands separators), but keeping the
-    spaces, so that where a value starts and ends can still be seen."""
-    s = unicodedata.normalize("NFKC", s).casefold()
-    s = s.replace("’", "'").replace("·", "").replace("⋅", "").replace("–", "-").replace("—", "-").replace("−", "-")
-    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
 
 
 def _forms(expected: str) -> list[tuple[str, bool]]:
@@ -52,9 +43,9 @@ def holds(text: str, expected: str) -> bool:
     """Does `text` state `expected`? Compared as `norm` compares (spacing inside the value ignored),
     with citation markers ([1]) not part of the text, and a number as a whole number: "1" is not in
     "10", "0.1", "v1" or "[1]" (see _forms for the other ways a value may be written)."""
-    t = _canon(_CITATION.sub(" ", text))
+    t = canon(_CITATION.sub(" ", text))
     for form, strict in _forms(expected):
-        w = re.sub(r"\s+", "", _canon(form))
+        w = re.sub(r"\s+", "", canon(form))
         if not w:
             continue
         pat = r"\s*".join(re.escape(ch) for ch in w)
