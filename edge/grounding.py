@@ -15,7 +15,7 @@ do not hold; None when there is nothing to judge — no passages were given, or 
 ("The documents don't say."), which asserts nothing a passage could hold or contradict.
 
 A value that is in the cited passage may still answer another question: a small reader often copies
-*a* value from the passage it cites, but the wrong one. When the question is known, four more tests
+*a* value from the passage it cites, but the wrong one. When the question is known, more tests
 ask whether the value stands where the passages speak of what was asked. They compare the
 question's key words — its content words, leaving out stop words and the words every question is
 made of, such as "what", "default" or "value" — lightly stemmed, identifiers whole and by their parts
@@ -24,8 +24,13 @@ made of, such as "what", "default" or "value" — lightly stemmed, identifiers w
 - the kind of quantity: a question that asks for a quantity by name ("what torque", "which
   voltage", "how long") is not answered by a value in a unit of another kind (32 A for a time),
   nor by checkable spans none of which is a number (an error code for a time);
+- two values: a question for a range ("between which temperatures", "what range") or for two
+  things ("..., and how long must I wait?") is not answered by a single checkable span;
 - the named field: when the question names a key that the cited passage sets (`rename=False`), an
   answer that gives the value another key has there (`None`) is not grounded;
+- the row a number picks: when the question gives a number that a cited line holds ("for a
+  35-degree tilt", "the 16 mm² conductor"), a numeric answer must stand on such a line (numbers inside
+  names such as SV-480 do not count);
 - the line: each value must stand, in a cited passage, on a line (a table row is read with its
   column heads) that shares a key word of the question;
 - the competing value: a value with a unit is not grounded when a passage gives another value of
@@ -303,6 +308,14 @@ def _same_value(a: str, b: str) -> bool:
         return norm(a) == norm(b)
 
 
+# a name that holds a number (SV-480, CV-GND-1500, MU-7): not a quantity the question gives
+_NAME_WITH_NUMBER = re.compile(r"(?<![\w-])[A-Za-z][\w.]*-[\w.-]*\d[\w.-]*")
+
+# a question that asks for two values: a range, or a second question joined by "and"
+_TWO = re.compile(r"\bbetween (?:which|what)\b|\b(?:what|which)\b[^?]*\brange\b|"
+                  r"\band\s+(?:how (?:long|many|much|far|often|big|high|low)|(?:what|which) (?:is|are) the)\b", re.I)
+
+
 def _placement(answer: str, spans: list[Span], question: str, passages: Sequence[str], cited: list[int]) -> tuple[list[str], str] | None:
     """Why the answer's values, though in the cited passages, do not answer the question — the
     spans at fault and a reason — or None when nothing speaks against them."""
@@ -315,6 +328,10 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
         bad = [s.text for s in spans if _kind_of_unit(s.unit)]
         given = " or ".join(sorted(kinds))
         return bad, f"'{bad[0]}' is a {given} value, but the question asks for a {' or '.join(sorted(asked))}"
+
+    # the question asks for two values (a range, or "... and how long ..."); one is half an answer
+    if spans and _TWO.search(question) and len({s.text for s in spans}) < 2:
+        return [s.text for s in spans], "the question asks for two values, but the answer gives one"
 
     pool = "\n".join(passages[n - 1] for n in cited)
     # 2. a key the question names, set in the cited passage to another value than the answer's
@@ -347,10 +364,20 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
         return ", ".join(f"'{asked_words[w]}'" for w in sorted(stems, key=lambda w: (-weight.get(w, 0.0), w))[:3])
 
     cited_lines = _lines([passages[n - 1] for n in cited])
+    # numbers the question gives ("for a 35-degree tilt", "the 16 mm² conductor") that a cited line
+    # holds: they pick the row, so the answer's value must stand on such a line
+    q_values = {v for v, _ in _numbers(_NAME_WITH_NUMBER.sub(" ", question))}
+    anchors = {v for v in q_values if any(v in {x for x, _ in _numbers(ctx)} for _, ctx in cited_lines)}
     for s in spans:
-        held_words = [set(_key_words(ctx)) for ln, ctx in cited_lines if _holds(s, ln)]
+        held_ctx = [ctx for ln, ctx in cited_lines if _holds(s, ln)]
+        held_words = [set(_key_words(ctx)) for ctx in held_ctx]
         if not held_words:  # spread over lines: the literal test above is all there is
             continue
+        if anchors and s.kind == "number" and s.value not in q_values and not any(
+                anchors & {x for x, _ in _numbers(ctx)} for ctx in held_ctx):
+            given = next(m.group(0) for m in _NUMBER.finditer(_NAME_WITH_NUMBER.sub(" ", question))
+                         if float(m.group("num").replace(",", "")) in anchors)
+            return [s.text], f"'{s.text}' is in the cited passage, but not on a line about {given}, which the question gives"
         if not any(lw & qwords for lw in held_words):
             return [s.text], f"'{s.text}' is in the cited passage, but not where it speaks of {words_of(qwords)}"
         kind = _kind_of_unit(s.unit) if s.kind == "number" else None

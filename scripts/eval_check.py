@@ -56,8 +56,9 @@ def main() -> int:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--out", default=str(ROOT / "build" / "reports"))
     ap.add_argument("--rescore", nargs="+", metavar="FILE",
-                    help="label the answers stored in these answers-<corpus>.json files again with the current scorer and "
-                         "write them and their .md again (asks no model)")
+                    help="label the answers stored in these answers-<corpus>.json files again with the current scorer, check "
+                         "them again with the current answer check (against the passages stored with them), and write them "
+                         "and their .md again (asks no model)")
     args = ap.parse_args()
     if args.rescore:
         return rescore(args.rescore)
@@ -125,8 +126,10 @@ def corpus_items(corpus: str) -> list[dict]:
 
 
 def rescore(files: list[str]) -> int:
-    """The stored answers labelled again by the current scorer (a fixed scorer must not leave old
-    figures behind); every answer, the check's verdicts and the timings stay as measured."""
+    """The stored answers labelled again by the current scorer and checked again by the current answer
+    check against the passages the model was shown (a changed scorer or check must not leave old figures
+    behind); every answer and its timings stay as measured."""
+    from edge.grounding import check_answer
     from edge.train.evaluate import correct
 
     for f in files:
@@ -138,16 +141,20 @@ def rescore(files: list[str]) -> int:
         if missing:
             print(f"{path}: {len(missing)} answer(s) to questions the bank no longer has ({missing[0]}, ...): not rescored", file=sys.stderr)
             return 1
-        changed = 0
+        changed = rechecked = 0
         for m in report["models"].values():
             for a in m["answers"]:
                 now = correct(a["answer"], by_id[a["id"]])
                 changed += now != a["correct"]
                 a["correct"] = now
+                if "passages" in a:  # answers stored before the passages were kept keep their verdicts
+                    c = check_answer(a["answer"], a["passages"], question=by_id[a["id"]]["question"])
+                    rechecked += c.grounded != a["grounded"]
+                    a.update(grounded=c.grounded, unsupported=c.unsupported, reason=c.reason)
         report["rescored"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         items = [by_id[i] for i in dict.fromkeys(a["id"] for a in next(iter(report["models"].values()))["answers"])]
         write_report(report, items, path.parent, quiet=True)
-        print(f"{path}: {changed} label(s) changed", file=sys.stderr)
+        print(f"{path}: {changed} label(s) and {rechecked} verdict(s) of the check changed", file=sys.stderr)
     return 0
 
 
@@ -166,8 +173,8 @@ def write_report(report: dict, items: list[dict], out: Path, *, quiet: bool = Fa
 
     what = ("the benchmark's held-out questions about the sample manual" if corpus == "sample" else
             "questions over the held-out foreign corpus (build/foreign/: pydoc's text of 51 standard-library modules; nothing was trained on it)")
-    rescored = (f" Labels re-computed {report['rescored']} from the stored answers by the scorer of that day "
-                "(`scripts/eval_check.py --rescore`); no model was asked again." if report.get("rescored") else "")
+    rescored = (f" Labels and the check's verdicts re-computed {report['rescored']} from the stored answers and passages by the "
+                "scorer and the check of that day (`scripts/eval_check.py --rescore`); no model was asked again." if report.get("rescored") else "")
     L = [f"# Reading with retrieval, and the answer check: {corpus} corpus", "",
          f"Made by `scripts/eval_check.py --corpus {corpus}` ({report['started']}): {len(items)} {what}, "
          "asked with retrieval (k = 4, focused passages) of each model; each answer labelled right or wrong by the benchmark's "

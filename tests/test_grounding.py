@@ -191,3 +191,29 @@ def test_question_words_are_compared_lightly_stemmed_and_by_identifier_parts():
     assert _asked_kinds("What battery state of charge restores power to loads?") == set()
     assert _asked_kinds("How long must I wait?") == {"time", "length"}
     assert _asked_kinds("What is the changeover time of the switch?") == {"time"}
+
+
+TABLE = [
+    "| Tilt | Anchor spacing |\n|---|---|\n| 25° | 1,480 mm |\n| 30° | 1,420 mm |\n| 35° | 1,330 mm |",
+    "The SV-480 draws about 4 W in hibernate mode.\nThe heater runs between 2 °C and 8 °C of cell temperature.",
+]
+
+
+def test_a_number_the_question_gives_picks_the_line():
+    q = "What anchor spacing corresponds to a 35-degree tilt?"
+    assert check_answer("1,330 mm [1]", TABLE, question=q).grounded is True
+    c = check_answer("1,420 mm [1]", TABLE, question=q)
+    assert c.grounded is False and c.unsupported == ["1,420 mm"] and "not on a line about 35" in c.reason
+    # a number inside a name (SV-480) is not a quantity the question gives
+    assert check_answer("about 4 W [2]", TABLE, question="What power does the SV-480 draw in hibernate mode?").grounded is True
+
+
+def test_a_question_for_two_values_is_not_answered_by_one():
+    q = "Between which cell temperatures does the heater run?"
+    assert check_answer("2 °C and 8 °C [2]", TABLE, question=q).grounded is True
+    c = check_answer("8 °C [2]", TABLE, question=q)
+    assert c.grounded is False and "asks for two values" in c.reason
+    c = check_answer("1,330 mm [1]", TABLE, question="Which tilt is steepest, and how long is the anchor spacing there?")
+    assert c.grounded is False and "asks for two values" in c.reason
+    # a comma alone does not make a second question
+    assert check_answer("1,330 mm [1]", TABLE, question="At a 35-degree tilt, how long is the anchor spacing?").grounded is True
