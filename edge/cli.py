@@ -340,12 +340,12 @@ def _bench_written(summary: dict, files, heading: str, *, as_json: bool) -> int:
 
 
 def _bench_render(out, *, as_json: bool) -> int:
-    """Write report.md and the charts again from OUT/results.json, the summary recomputed from the
-    stored runs by this edge (nothing is measured again)."""
+    """Write report.md and the charts again from OUT/results.json: the stored answers labelled again
+    and the summary recomputed by this edge (nothing is measured again)."""
     import json
 
     from .bench.report import write
-    from .bench.runner import SCHEMA_VERSION, _commit, summarize
+    from .bench.runner import SCHEMA_VERSION, _commit, relabel, summarize
 
     path = out / "results.json"
     try:
@@ -358,6 +358,7 @@ def _bench_render(out, *, as_json: bool) -> int:
         raise EdgeError(f"{path} is not a benchmark result of this edge (schema {res.get('schema_version') if isinstance(res, dict) else '?'}, "
                         f"expected {SCHEMA_VERSION}): run `edge bench` again")
     try:
+        res["relabelled"] = relabel(res)
         res["summary"] = summarize(res)
         res["rendered_by"] = _commit()
     except (KeyError, TypeError, ValueError) as e:

@@ -50,17 +50,67 @@ def test_eval_check_rescore_relabels_stored_answers_without_a_model(tmp_path):
 
     rows = [  # fractions-1 expects 1: "10 [2]" was counted right by the old scorer
         {"id": "fractions-1", "category": "fact", "answer": "10 [2]", "correct": True, "grounded": True, "unsupported": [], "reason": ""},
-        {"id": "itertools-1", "category": "fact", "answer": "0 [1]", "correct": False, "grounded": True, "unsupported": [], "reason": ""},
+        # stored with the passages it was shown: checked again ([2] does not hold 0; the old verdict said grounded)
+        {"id": "itertools-1", "category": "fact", "answer": "0 [1]", "correct": False, "grounded": True, "unsupported": [], "reason": "",
+         "passages": ["count(start=0, step=1)", "Make an iterator that returns evenly spaced values."]},
     ]
     report = {"corpus": "foreign", "started": "2026-12-02T00:00:00Z", "items": 2, "models": {"m": {"summary": {"seconds": 1.0}, "answers": rows}}}
     f = tmp_path / "answers-foreign.json"
     f.write_text(json.dumps(report))
     p = subprocess.run([sys.executable, "scripts/eval_check.py", "--rescore", str(f)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "2 label(s) changed" in p.stderr
+    assert "2 label(s) and 0 verdict(s) of the check changed" in p.stderr
     out = json.loads(f.read_text())
     assert [a["correct"] for a in out["models"]["m"]["answers"]] == [False, True]
+    # the answer without stored passages keeps its verdict; the other is checked again (and still holds)
+    assert [a["grounded"] for a in out["models"]["m"]["answers"]] == [True, True]
     assert out["models"]["m"]["answers"][0]["answer"] == "10 [2]" and out["models"]["m"]["summary"]["seconds"] == 1.0
     assert out["rescored"] and out["models"]["m"]["summary"]["accuracy"] == 0.5
     md = (tmp_path / "answers-foreign.md").read_text()
     assert "no model was asked again" in md and "| m | 1/2 |" in md
+    rows[1]["answer"] = "5 [1]"
+    f.write_text(json.dumps(report))
+    p = subprocess.run([sys.executable, "scripts/eval_check.py", "--rescore", str(f)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "1 verdict(s) of the check changed" in p.stderr, p.stderr
+    out = json.loads(f.read_text())
+    assert out["models"]["m"]["answers"][1]["grounded"] is False and out["models"]["m"]["answers"][1]["unsupported"] == ["5"]
+
+
+def test_the_bank_is_scored_by_the_values_its_questions_ask_for(tmp_path):
+    """eval_values.jsonl beside the bank replaces its long strings by the values asked for; the
+    original strings stay, and correct_strict scores by them."""
+    import json
+
+    from edge.train.evaluate import correct, correct_strict, load_eval
+
+    bank = [{"id": "a", "category": "changed", "question": "Within what time must damage be reported?",
+             "contains": ["14 days of delivery"], "contains_v2": ["10 days of delivery"]},
+            {"id": "b", "category": "untrained", "question": "Which bit?", "contains": ["T30"]}]
+    (tmp_path / "eval.jsonl").write_text("\n".join(json.dumps(b) for b in bank) + "\n")
+    items = load_eval(tmp_path / "eval.jsonl")
+    assert items[0]["contains"] == ["14 days of delivery"] and "contains_strict" not in items[0]  # no values file: as it was
+    (tmp_path / "eval_values.jsonl").write_text(json.dumps({"id": "a", "value": ["14 days"], "value_v2": ["10 days"]}) + "\n")
+    a, b = load_eval(tmp_path / "eval.jsonl")
+    assert a["contains"] == ["14 days"] and a["contains_strict"] == ["14 days of delivery"]
+    assert a["contains_v2"] == ["10 days"] and a["contains_v2_strict"] == ["10 days of delivery"]
+    assert correct("14 days [2]", a) and not correct_strict("14 days [2]", a) and correct_strict("within 14 days of delivery [1]", a)
+    assert correct("10 days [1]", a, key="contains_v2") and not correct_strict("10 days [1]", a, key="contains_v2")
+    assert b["contains"] == ["T30"] and correct_strict("T30 [1]", b)  # no value label: strict is the same
+
+
+def test_every_value_label_is_part_of_its_original_string():
+    """The value labels only cut the bank's strings, never add to them."""
+    import json
+
+    from edge.grounding import canon
+    from tests.conftest import ROOT
+
+    bank = {json.loads(line)["id"]: json.loads(line) for line in (ROOT / "build/dataset/eval.jsonl").read_text().splitlines() if line.strip()}
+    for line in (ROOT / "build/dataset/eval_values.jsonl").read_text().splitlines():
+        v = json.loads(line)
+        it = bank[v["id"]]
+        assert it["category"] != "unanswerable" and v["value"]
+        for key, orig in (("value", "contains"), ("value_v2", "contains_v2")):
+            for val in v.get(key, []):
+                assert len(val) >= 2 and any(canon(val) in canon(o) for o in it[orig]), (v["id"], val)
+

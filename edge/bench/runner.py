@@ -436,6 +436,36 @@ def _training_report(res: dict) -> tuple[dict | None, str | None]:
     return None, None
 
 
+def relabel(res: dict) -> int:
+    """Label the stored answers of a finished run again with this edge's scorer and question banks (a
+    corrected label must not leave old figures behind); returns how many labels changed. Answers to
+    questions a bank no longer has keep their labels."""
+    from ..train.evaluate import correct, correct_strict, load_eval
+
+    sample = {it["id"]: it for it in load_eval(ROOT / "build" / "dataset" / "eval.jsonl")}
+    foreign = {it["id"]: it for it in foreign_items()} if res.get("foreign") else {}
+    changed = 0
+
+    def put(rec: dict, key: str, value: bool) -> None:
+        nonlocal changed
+        changed += rec.get(key) is not None and rec.get(key) != value
+        rec[key] = value
+
+    for runs, bank in ((res.get("runs", []), sample), ((res.get("foreign") or {}).get("runs", []), foreign)):
+        for w in runs:
+            for a in w.get("accuracy", []):
+                it = bank.get(a["id"])
+                if it is not None and "answer" in a:
+                    put(a, "correct", correct(a["answer"], it))
+                    put(a, "correct_strict", correct_strict(a["answer"], it))
+            for f in w.get("freshness", []):
+                it = bank.get(f["id"])
+                if it is not None and "answer" in f:
+                    put(f, "new", correct(f["answer"], it, key="contains_v2"))
+                    put(f, "old", correct(f["answer"], it))
+    return changed
+
+
 def summarize(res: dict) -> dict:
     tr, tr_path = _training_report(res)
     base = {(b["model"], b["threads"]): b for b in res["baseline"]}
@@ -456,6 +486,8 @@ def summarize(res: dict) -> dict:
             cats = sorted({a["category"] for a in acc})
             cv = [a["citation_valid"] for a in acc if a["citation_valid"] is not None]
             c["accuracy"] = {"all": round(sum(a["correct"] for a in acc) / len(acc), 4), "n": len(acc),
+                             # by the bank's original, longer strings (runs made before the value labels: the same)
+                             "all_strict": round(sum(a.get("correct_strict", a["correct"]) for a in acc) / len(acc), 4),
                              **{k: round(sum(a["correct"] for a in acc if a["category"] == k) / sum(1 for a in acc if a["category"] == k), 4) for k in cats},
                              "citation_valid": round(sum(cv) / len(cv), 4) if cv else None, "citations": len(cv)}
             gr = [a for a in acc if a.get("grounded") is not None]

@@ -27,7 +27,7 @@ def main() -> int:
     job = json.load(sys.stdin)
     from ..assistant import Assistant
     from ..config import load_settings
-    from ..train.evaluate import citation_valid, correct
+    from ..train.evaluate import citation_valid, correct, correct_strict
 
     s = load_settings(model=job["model"], threads=job["threads"], max_tokens=job["max_tokens"], index=job.get("index") or None)
     retriever = None
@@ -54,7 +54,7 @@ def main() -> int:
         ans = a.ask(it["question"], rag=job["rag"])
         d = ans.to_dict()
         out["accuracy"].append({
-            "id": it["id"], "category": it["category"], "correct": correct(ans.text, it),
+            "id": it["id"], "category": it["category"], "correct": correct(ans.text, it), "correct_strict": correct_strict(ans.text, it),
             "citation_valid": citation_valid(ans.text, it, d["sources"]) if job["rag"] else None,
             "grounded": ans.grounded, "unsupported": d["unsupported"],
             "answer": ans.text, "ttft_ms": ans.timings.ttft_ms, "prompt_tokens": ans.timings.prompt_tokens,

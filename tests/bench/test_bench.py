@@ -97,6 +97,15 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
     assert json.loads(r.stdout)["configs"] == json.loads(json.dumps(res["summary"]["configs"]))
     again = (out / "report.md").read_text()
     assert "nothing was measured again" in again and f"{ft['latency']['ttft_ms']['p50']:.0f} ms" in again
+    assert "(0 labels changed)" in again and all("all_strict" in c["accuracy"] for c in res["summary"]["configs"] if "accuracy" in c)
+    # a stored label that the scorer would not give is labelled again from the stored answer
+    stored = json.loads((out / "results.json").read_text())
+    rec = stored["runs"][0]["accuracy"][0]
+    rec["correct"] = not rec["correct"]
+    (out / "results.json").write_text(json.dumps(stored))
+    r = run_edge("bench", "--render-only", "--out", str(out), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["configs"] == json.loads(json.dumps(res["summary"]["configs"])), r.stderr[-2000:]
+    assert "(1 labels changed)" in (out / "report.md").read_text()
 
 
 def test_bench_bad_flags_are_one_line(built_home, tmp_path):
