@@ -112,8 +112,9 @@ def main() -> int:
         cats = sorted({a["category"] for m in ev["models"].values() for a in m["answers"]})
         L += [f"## With retrieval on {what}", "",
               f"`scripts/eval_check.py --corpus {corpus}` ({ev['started']}): every question asked with retrieval (k = 4, focused "
-              "passages), greedy, at most 64 tokens; right = the answer holds the expected exact strings, or says the documents "
-              "don't say for a question they do not answer. `build/reports/answers-" + corpus + ".json` keeps every answer.", "",
+              "passages), greedy, at most 64 tokens; right = the answer holds the expected exact strings"
+              + (" (the values the questions ask for: `build/dataset/eval_values.jsonl`)" if corpus == "sample" else "")
+              + ", or says the documents don't say for a question they do not answer. `build/reports/answers-" + corpus + ".json` keeps every answer.", "",
               "| model | all | " + " | ".join(cats) + " | answers the check marks grounded |", "|---|---|" + "---|" * len(cats) + "---|"]
         for name, m in ev["models"].items():
             cells = []
@@ -138,6 +139,8 @@ def main() -> int:
               f"From `build/reports/bench/results.json` ({bench['started']}, {env['cpu']['model']}, {bench['config']['threads'][0]} thread(s), "
               f"{'quick run' if bench['quick'] else 'full run'}); the report (`build/reports/bench/report.md`) has every configuration.", "",
               "### Sample manual, held-out questions", "",
+              "Right = the answer states every value the question asks for (`build/dataset/eval_values.jsonl`); the report also scores "
+              "the same answers by the bank's original, longer strings.", "",
               "| size | mode | quant | all | facts never trained | changed (revised value after re-index) | unanswerable | citations that hold the fact |",
               "|---|---|---|---|---|---|---|---|"]
         for cfg in s["configs"]:
