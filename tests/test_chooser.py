@@ -89,6 +89,19 @@ def test_a_fine_tuned_build_is_preferred_within_its_size(tmp_path, fake):
     assert c.model == "tiny-ft-q8_0" and calls == []  # one size only: nothing to measure
 
 
+def test_a_fine_tuned_reader_is_preferred_over_a_larger_untrained_base(tmp_path, fake):
+    ttft, calls = fake
+    store = _store(tmp_path, {"tiny": 100 * MB, "small": 500 * MB}, ft_tiny=True)
+    ttft.update({"tiny-ft-q8_0": 300.0, "small-base": 1800.0})
+    c = choose(store, load_settings(threads=2))
+    assert c.model == "tiny-ft-q8_0" and "fine-tuned reader" in c.reason and "small-base is an untrained base" in c.reason
+    assert [x.within_budget for x in c.candidates] == [True, True]  # both measured: doctor shows the figures
+    # without a fine-tuned build, the largest size within the budget
+    store2 = _store(tmp_path / "b", {"tiny": 100 * MB, "small": 500 * MB})
+    ttft.update({"tiny-base": 300.0})
+    assert choose(store2, load_settings(threads=2)).model == "small-base"
+
+
 def test_a_model_that_does_not_fit_memory_is_never_chosen(tmp_path, fake, monkeypatch):
     ttft, calls = fake
     monkeypatch.setattr("edge.config.ram_bytes", lambda: 1 * 2**30)  # a 1 GB board
