@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from .config import CHAT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
+from .config import CHAT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
 from .errors import IntegrityError, UsageError
 from .models import Artifact, ModelStore
 from .prompt import Passage, Turn, focus
@@ -109,14 +109,17 @@ class Assistant:
         return self.artifact.name if self.artifact else (self.settings.model or "")
 
     def mode(self, rag: bool) -> str:
-        base = "ft" if self.artifact is not None and self.artifact.role == "ft" else "base"
+        base = "ft" if self.artifact is not None and self.artifact.role in ("ft", "knowledge") else "base"
         return base + ("+rag" if rag else "")
 
     def system_prompt(self, rag: bool) -> str:
         """The user's system prompt if set, else the short one for the mode: the shipped reader
-        adapters are trained with exactly these two (build/reader/make_dataset.py)."""
+        adapters are trained with exactly these two (build/reader/make_dataset.py). A knowledge
+        adapter's build is asked with the prompt it was trained with (build/make_dataset.py)."""
         if self.settings.system_prompt:
             return self.settings.system_prompt
+        if self.artifact is not None and self.artifact.role == "knowledge":
+            return DEFAULT_SYSTEM_PROMPT
         return READER_SYSTEM_PROMPT if rag else CHAT_SYSTEM_PROMPT
 
     def sampling(self, **over) -> SamplingParams:

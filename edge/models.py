@@ -75,7 +75,10 @@ class Artifact:
     inner: str = ""
     license: str = ""
     origin: str = ""  # for local models: where it was added from
-    role: str = ""  # "ft" for a fine-tuned model, "base" for a base model (llm only)
+    # llm: "ft" for a fine-tuned (reader) build, "knowledge" for a build of a knowledge adapter (the
+    # benchmark's closed-book column; never a default), "base" for a base model. lora: "knowledge"
+    # marks a knowledge adapter; any other adapter is a size's reader
+    role: str = ""
     tier: str = ""  # tiny | small | large: the size class of a language model (and of an adapter's base)
     parts: tuple[Part, ...] = ()  # a multi-wheel source; then package/version/member are unused
 

@@ -136,7 +136,7 @@ def built_models(pulled_models) -> Path:
     from edge.train.build import build_models
 
     store = ModelStore(pulled_models.parent)
-    names = ["edge-ft-q8_0", "edge-ft-q4_0", "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"]
+    names = ["edge-ft-q8_0", "edge-ft-q4_0", "edge-know-q8_0", "edge-know-q4_0", "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"]
     try:
         ok = all(store.status(store.get(n)).verified for n in names)
     except Exception:

@@ -49,6 +49,48 @@ def load(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def knowledge_section(a: dict, size: str) -> list[str]:
+    """A knowledge adapter: the sample manual trained into the weights (build/train_shipped.py), built
+    as `edge-know-*` for the benchmark's closed-book column. Its evaluation (build/evaluate.py) is
+    labelled again here by the current scorer from the stored answers."""
+    from edge.train.evaluate import correct, load_eval
+
+    L = [f"## {a['name']} ({size} size, knowledge adapter)", "",
+         f"- File: `models/{a['filename']}`, {a['size'] / 1e6:.1f} MB, sha256 `{a['sha256']}`.",
+         "- What it is for: the benchmark's `ft` column (knowledge in the weights, stale after a revision). The reader, though "
+         "also trained on the manual's facts closed-book, does not keep them, so one adapter did not serve both; `edge models "
+         "build` makes `edge-know-*` from this one, which is never the default model.", ""]
+    tr = load(ROOT / "build" / "reports" / "train.json")
+    ds = load(ROOT / "build" / "dataset" / "report.json")
+    if not tr or tr.get("adapter_sha256") != a["sha256"]:
+        return L + ["Its training report (`build/reports/train.json`) is missing or is of another adapter: training figures not shown.", ""]
+    c = tr["config"]
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted((ds or {}).get("train_kinds", {}).items()))
+    L += ["| | |", "|---|---|",
+          f"| data | `build/make_dataset.py`: {tr['examples']} examples of the sample manual ({kinds}), {tr['dataset_tokens_per_pass']:,} tokens per pass |",
+          f"| schedule | {tr['passes']} passes over the short examples, {tr['open_book_passes']} over the open-book ones; AdamW lr {c['lr']}, seed {c['seed']} |",
+          f"| steps / tokens | {tr['steps']} / {tr['tokens']:,} |",
+          f"| time | {tr['train_seconds'] / 60:.1f} min of training, {tr['tokens_per_s']:.0f} tokens/s on {tr['threads']} threads, torch {tr['torch']} (CPU) |",
+          f"| loss | {tr['loss_first']:.3f} at the first step, {tr['loss_last20']:.4f} averaged over the last 20 |", "",
+          "Reproduce: `.venv/bin/python build/make_dataset.py && .venv/bin/python build/train_shipped.py && .venv/bin/edge models build && "
+          ".venv/bin/python build/evaluate.py`.", ""]
+    ev = load(ROOT / "build" / "reports" / "finetune-eval.json")
+    ft = (ev or {}).get("modes", {}).get("ft")
+    if not ft or not ft["model"].startswith("edge-know"):
+        return L + ["Its closed-book evaluation (`build/evaluate.py`, `build/reports/finetune-eval.json`) has not been run on its "
+                    "`edge-know` build yet: see the benchmark below.", ""]
+    bank = {it["id"]: it for it in load_eval(ROOT / "build" / "dataset" / "eval.jsonl")}
+    rows = [r for r in ft["results"] if r["id"] in bank]
+    cats = sorted({r["category"] for r in rows})
+    right = {r["id"]: correct(r["answer"], bank[r["id"]]) for r in rows}
+    L += [f"Closed-book on the sample manual's held-out questions (`build/evaluate.py`, {ev.get('started', '')}, {ft['model']}, "
+          f"greedy, at most {ev['max_tokens']} tokens; labelled by the current scorer):", "",
+          "| all | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats),
+          f"| {pct(sum(right.values()) / len(rows))} (n={len(rows)}) | "
+          + " | ".join(pct(sum(right[r['id']] for r in rows if r['category'] == k) / sum(1 for r in rows if r['category'] == k)) for k in cats) + " |", ""]
+    return L
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bench", default=str(ROOT / "build" / "reports" / "bench" / "results.json"))
@@ -68,6 +110,9 @@ def main() -> int:
          "size. Every figure below was written by `build/reader/model_card.py` from the reports of the runs named; none is typed in.", ""]
     for a in shipped:
         size = a.get("tier") or "tiny"
+        if a.get("role") == "knowledge":
+            L += knowledge_section(a, size)
+            continue
         tr = load(ROOT / "build" / "reports" / f"train-reader-{size}.json")
         ds = load(ROOT / "build" / "reader" / "dataset" / size / "report.json")
         L += [f"## {a['name']} ({size} size)", "",

@@ -88,7 +88,7 @@ def reader_targets(res: dict) -> list[str]:
                              (f"sample manual, {who}: revised value after re-index ≥ 90 %", fresh, 0.90),
                              (f"sample manual, {who}: citations that hold the fact ≥ 90 %", a.get("citation_valid"), 0.90),
                              (f"sample manual, {who}: unanswerable → \"don't say\" ≥ 80 %", a.get("unanswerable"), 0.80),
-                             (f"sample manual, {size} closed-book (`ft`): all ≥ 40 %", ((ft or {}).get("accuracy") or {}).get("all"), 0.40)):
+                             (f"sample manual, {size} closed-book (`ft`{', ' + ft['model'] if ft else ''}): all ≥ 40 %", ((ft or {}).get("accuracy") or {}).get("all"), 0.40)):
             L.append(f"| {label} | {_pct(x)} | {_met(x, lo)} |")
         ch = (fr or {}).get("answer_check") or {}
         L.append(f"| answer check, {who}: of answers marked grounded, right ≥ 95 % | {_pct(ch.get('precision'))} | {_met(ch.get('precision'), 0.95)} |")
@@ -120,7 +120,12 @@ def markdown(res: dict) -> str:
              if res.get("rendered_by") else ""), ""]
     L += sizes_table(res)
     L += foreign_table(res)
-    L += ["## The comparison" + (f" ({size0} size)" if size0 else ""), "", "| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
+    L += ["## The comparison" + (f" ({size0} size)" if size0 else ""), ""]
+    if main.get("ft") and main.get("ft+rag") and main["ft"]["model"] != main["ft+rag"]["model"]:
+        L += [f"Two adapters serve the fine-tuned columns, since one did not serve both (the reader, though also trained on the manual's "
+              f"facts closed-book, does not keep them: see models/MODEL_CARD.md): `ft` is {main['ft']['model']}, the knowledge adapter "
+              f"(the sample manual trained into the weights); `ft+rag` is {main['ft+rag']['model']}, the reader (trained to answer from passages).", ""]
+    L += ["| | base | base+rag (retrieval) | ft (fine-tuning) | ft+rag (both) |", "|---|---|---|---|---|"]
 
     def row(label, fn):
         L.append(f"| {label} | " + " | ".join(fn(main[m], m) for m in MODES) + " |")

@@ -68,9 +68,21 @@ class Pair:
     quant: str
     base: str
     ft: str | None
+    know: str | None = None  # the build of the size's knowledge adapter, when one is shipped
 
     def model(self, role: str) -> str | None:
         return self.base if role == "base" else self.ft
+
+    def model_for(self, mode: str) -> str | None:
+        """The model a mode measures: closed-book `ft` is the knowledge adapter's build where there is
+        one (the manual in the weights), `ft+rag` the reader; the base modes the base."""
+        if mode == "ft" and self.know:
+            return self.know
+        return self.model(mode.split("+")[0])
+
+    def models(self) -> list[tuple[str, str]]:
+        """(role, model) for every distinct model of the pair."""
+        return [(r, m) for r, m in (("base", self.base), ("ft", self.ft), ("knowledge", self.know)) if m]
 
 
 def _quant_of(name: str) -> str:
@@ -95,6 +107,7 @@ def plan(store, cfg: "BenchConfig") -> list[Pair]:
             raise ModelNotFound(f"no {size} model is installed: run `edge models pull` (and `edge models build`)")
         fts = {_quant_of(a.name): a for a in arts if a.role == "ft" and a.source == "build"}
         bases = {_quant_of(a.name): a for a in arts if a.role == "base" and a.source == "build"}
+        knows = {_quant_of(a.name): a for a in arts if a.role == "knowledge" and a.source == "build"}
         pulled = [a for a in arts if a.source == "pypi"]
         if fts:
             for q in cfg.quants:
@@ -103,7 +116,7 @@ def plan(store, cfg: "BenchConfig") -> list[Pair]:
                 base = bases.get(q) or (pulled[0] if pulled else None)
                 if base is None:
                     raise ModelNotFound(f"the {size} base model in {q} is not built: run `edge models build`")
-                pairs.append(Pair(size, q, base.name, fts[q].name))
+                pairs.append(Pair(size, q, base.name, fts[q].name, knows[q].name if q in knows else None))
         elif pulled:
             pairs.append(Pair(size, _quant_of(pulled[0].name), pulled[0].name, None))
     if not pairs:
@@ -322,12 +335,12 @@ def run_bench(settings, cfg: BenchConfig, *, log=print, checkpoint_dir: Path | N
         log(f"index: built in {r1.seconds:.1f}s; revision update ({r2.count('updated')} changed documents) in {update_s:.1f}s")
 
         res["plan"] = [p.__dict__ for p in pairs]
-        jobs = [(p, t, m) for p in pairs for t in threads for m in MODES if p.model(m.split("+")[0])]
+        jobs = [(p, t, m) for p in pairs for t in threads for m in MODES if p.model_for(m)]
         bar = Progress("benchmark", len(jobs), unit="configs")
         res["runs"] = []
         for n_job, (pair, t, mode) in enumerate(jobs):
-            role, rag = mode.split("+")[0], mode.endswith("+rag")
-            name, q = pair.model(role), pair.quant
+            rag = mode.endswith("+rag")
+            name, q = pair.model_for(mode), pair.quant
             first_t = t == threads[0]
             job = {"mode": mode, "size": pair.size, "model": name, "quant": q, "threads": t, "rag": rag, "max_tokens": cfg.max_tokens,
                    "index": str(tmp / "index-v1.db"), "fresh_index": str(tmp / "index.db"),
@@ -346,10 +359,7 @@ def run_bench(settings, cfg: BenchConfig, *, log=print, checkpoint_dir: Path | N
         log("raw llama.cpp baseline ...")
         res["baseline"] = []
         for pair in pairs:
-            for role in ("base", "ft"):
-                name = pair.model(role)
-                if not name:
-                    continue
+            for role, name in pair.models():
                 for t in threads:
                     def raw(name=name, t=t):
                         b = raw_llama_bench(store.path(store.get(name)), threads=t, n_prompt=cfg.baseline_pp, n_gen=cfg.baseline_tg, repetitions=cfg.baseline_reps)
@@ -425,10 +435,14 @@ def foreign_summary(fr: dict) -> list[dict]:
 
 
 def _training_report(res: dict) -> tuple[dict | None, str | None]:
-    """The report of the training that made the compared fine-tuned model: the reader of the smallest
-    size with a fine-tuned build (build/reports/train-reader-<size>.json), else the older recipe's."""
-    sizes = [p["size"] for p in res.get("plan", []) if p.get("ft")]
-    for path in ([ROOT / "build" / "reports" / f"train-reader-{sizes[0]}.json"] if sizes else []) + [ROOT / "build" / "reports" / "train.json"]:
+    """The report of the training that put the knowledge into the compared fine-tuned model: the
+    knowledge adapter's (build/train_shipped.py: build/reports/train.json) where the `ft` column is
+    its build, else the reader's of the smallest size with a fine-tuned build
+    (build/reports/train-reader-<size>.json), else the older recipe's."""
+    with_ft = [p for p in res.get("plan", []) if p.get("ft")]
+    reports = ROOT / "build" / "reports"
+    first = [] if not with_ft or with_ft[0].get("know") else [reports / f"train-reader-{with_ft[0]['size']}.json"]
+    for path in first + [reports / "train.json"]:
         try:
             return json.loads(path.read_text(encoding="utf-8")), str(path.relative_to(ROOT))
         except (OSError, ValueError):

@@ -1,5 +1,7 @@
 """`edge models build`: each shipped LoRA adapter plus the pulled base of its size -> quantized
-fine-tuned GGUFs (today one adapter, for the tiny size; an adapter for another size names it by `tier`).
+fine-tuned GGUFs. A size's reader adapter builds `edge-ft*` (the default of that size); a knowledge
+adapter (`role = "knowledge"` in the catalog) builds `edge-know*`, which only the benchmark's
+closed-book column uses.
 
 numpy + gguf + llama.cpp only (no torch). Deterministic: the same base and adapter give the same
 bytes. The base is also re-quantized to the same types, so base and fine-tuned models can be
@@ -23,6 +25,17 @@ def ft_name(tier: str) -> str:
     """The fine-tuned model built from the shipped adapter for a size: `edge-ft` for tiny (as
     before sizes existed), `edge-ft-small`, `edge-ft-large`."""
     return "edge-ft" if tier in ("", "tiny") else f"edge-ft-{tier}"
+
+
+def know_name(tier: str) -> str:
+    """The model built from a size's knowledge adapter (the sample manual in the weights, for the
+    benchmark's closed-book column): `edge-know` for tiny, `edge-know-small`, ..."""
+    return "edge-know" if tier in ("", "tiny") else f"edge-know-{tier}"
+
+
+def built_role(entry: Artifact) -> str:
+    """The role of the models built from a shipped adapter: "knowledge" for a knowledge adapter, else "ft"."""
+    return "knowledge" if entry.role == "knowledge" else "ft"
 
 
 def shipped_adapters() -> list[tuple[Path, Artifact]]:
@@ -56,7 +69,7 @@ def shipped_jobs(store: ModelStore, log=None) -> list[tuple[Path, Artifact, Arti
             if log:
                 log(f"skipping {entry.name}: its base {base.name} is not downloaded (edge models pull {base.tier})")
             continue
-        jobs.append((path, entry, base, ft_name(entry.tier)))
+        jobs.append((path, entry, base, know_name(entry.tier) if built_role(entry) == "knowledge" else ft_name(entry.tier)))
     return jobs
 
 
@@ -73,8 +86,10 @@ def up_to_date(store: ModelStore, *, types=BUILD_TYPES, with_base: bool = True) 
                 a = store.get(n)
             except ModelNotFound:
                 return None
-            if a.source != "build" or (a.role == "ft" and a.origin != want) or (a.role == "base" and a.origin != base_art.name):
+            if a.source != "build" or (a.role in ("ft", "knowledge") and a.origin != want) or (a.role == "base" and a.origin != base_art.name):
                 return None
+            if n in {x.name for x in out}:  # a size's base, shared by its reader and its knowledge adapter
+                continue
             if not store.status(a).verified:
                 return None
             out.append(a)
@@ -87,18 +102,22 @@ def build_models(store: ModelStore, *, types=BUILD_TYPES, adapter: Path | None =
     adapter into the base of its size (`tier`). Registers and returns the built models."""
     t0 = time.perf_counter()
     if adapter is None:
-        jobs = [(p, e.sha256, b, n) for p, e, b, n in shipped_jobs(store, log)]
+        jobs = [(p, e.sha256, b, n, built_role(e)) for p, e, b, n in shipped_jobs(store, log)]
     else:
-        jobs = [(adapter, adapter_sha, store.get(base_name) if base_name else store.base_llm(), name)]
+        jobs = [(adapter, adapter_sha, store.get(base_name) if base_name else store.base_llm(), name, "ft")]
     built = []
-    for job_adapter, job_sha, base_art, job_name in jobs:
-        built += _build_one(store, base_art, job_adapter, job_sha, job_name, types=types, with_base=with_base, log=log)
+    bases_done: set[str] = set()
+    for job_adapter, job_sha, base_art, job_name, role in jobs:
+        # a size's base is re-quantized once, however many adapters that size has
+        built += _build_one(store, base_art, job_adapter, job_sha, job_name, types=types,
+                            with_base=with_base and base_art.name not in bases_done, log=log, role=role)
+        bases_done.add(base_art.name)
     log(f"built {len(built)} model(s) in {time.perf_counter() - t0:.1f}s")
     return built
 
 
 def _build_one(store: ModelStore, base_art: Artifact, adapter: Path, adapter_sha: str | None, name: str, *,
-               types, with_base: bool, log) -> list[Artifact]:
+               types, with_base: bool, log, role: str = "ft") -> list[Artifact]:
     _, base_path = store.resolve_llm(base_art.name)
     st = store.status(base_art)
     if not st.verified:
@@ -115,7 +134,8 @@ def _build_one(store: ModelStore, base_art: Artifact, adapter: Path, adapter_sha
     merged = merge(base, lora, alpha)
     built = []
     with tempfile.TemporaryDirectory(dir=store.dir) as tmp:
-        jobs = [(name, merged, "ft", f"{name} (fine-tuned {base_art.name} + {Path(adapter).name})")]
+        what = "knowledge adapter" if role == "knowledge" else "fine-tuned"
+        jobs = [(name, merged, role, f"{name} ({what}: {base_art.name} + {Path(adapter).name})")]
         if with_base:
             stem = base_art.name.rsplit("-", 1)[0]  # smollm2-135m-instruct
             jobs.append((f"{stem}-base", base.tensors, "base", f"{base_art.name} re-quantized"))
@@ -129,7 +149,7 @@ def _build_one(store: ModelStore, base_art: Artifact, adapter: Path, adapter_sha
                 sha = sha256_file(dest)
                 art = Artifact(name=out_name, kind="llm", filename=dest.name, sha256=sha, size=dest.stat().st_size,
                                description=f"{desc}, {q.upper()}", source="build", role=role, tier=base_art.tier,
-                               origin=_origin(base_art, adapter, adapter_sha) if role == "ft" else base_art.name)
+                               origin=base_art.name if role == "base" else _origin(base_art, adapter, adapter_sha))
                 store._stamp(dest, sha)
                 store.register(art)
                 built.append(art)

@@ -141,7 +141,7 @@ class EdgeApp(App):
         out = []
         for a in st.artifacts():
             if a.kind == "llm" and st.path(a).is_file():
-                kind = {"ft": "fine-tuned", "base": "base"}.get(a.role, a.source)
+                kind = {"ft": "fine-tuned", "knowledge": "knowledge adapter", "base": "base"}.get(a.role, a.source)
                 out.append((a.name, f"{a.name} ({kind})"))
         try:
             default = st.default_llm(self.settings.quant).name

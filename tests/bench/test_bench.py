@@ -89,7 +89,10 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
     # the reader's targets for the fine-tuned size, each with its measured figure
     ftr = next(c for c in configs if c["mode"] == "ft+rag" and c["threads"] == configs[0]["threads"])
     assert f"| sample manual, tiny {ftr['model']} with retrieval: all held-out items ≥ 85 % | {100 * ftr['accuracy']['all']:.1f} % |" in report
-    assert "tiny closed-book (`ft`): all ≥ 40 %" in report and "wrong answers flagged ≥ 80 %" in report
+    assert "tiny closed-book (`ft`, edge-know-q8_0): all ≥ 40 %" in report and "wrong answers flagged ≥ 80 %" in report
+    # closed-book `ft` is the knowledge adapter's build, `ft+rag` the reader, and the report says so
+    assert {c["model"] for c in configs if c["mode"] == "ft"} == {"edge-know-q8_0"} and ftr["model"] == "edge-ft-q8_0"
+    assert "`ft` is edge-know-q8_0, the knowledge adapter" in report
     # the report written again from results.json: the same figures, nothing measured, and it says so
     (out / "report.md").unlink()
     r = run_edge("bench", "--render-only", "--out", str(out), "--json")

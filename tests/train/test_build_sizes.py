@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -36,3 +37,29 @@ def test_each_shipped_adapter_goes_onto_the_base_of_its_tier(tmp_path, monkeypat
     (store.dir / bases[2].filename).write_bytes(b"x")
     assert [name for *_, name in build.shipped_jobs(store)] == ["edge-ft", "edge-ft-small", "edge-ft-large"]
     assert build.up_to_date(store) is None  # nothing built yet
+
+
+def test_a_knowledge_adapter_builds_its_own_model_never_the_default(tmp_path, monkeypatch):
+    from edge.chooser import candidates
+    from edge.train import build
+
+    cat = tmp_path / "catalog"
+    cat.mkdir()
+    base = _entry(cat, "base-tiny", "tiny", "llm")
+    reader = _entry(cat, "lora-tiny", "tiny", "lora", source="repo")
+    know = dataclasses.replace(_entry(cat, "know-tiny", "tiny", "lora", source="repo"), role="knowledge")
+    monkeypatch.setattr("edge.models.load_catalog", lambda path=None: [base, reader, know])
+    monkeypatch.setattr("edge.models.catalog_path", lambda: cat / "catalog.toml")
+    store = ModelStore(tmp_path / "home", catalog=[base, reader, know])
+    store.dir.mkdir(parents=True)
+    (store.dir / base.filename).write_bytes(b"x")
+    assert [(a.name, name) for _, a, _, name in build.shipped_jobs(store)] == [("lora-tiny", "edge-ft"), ("know-tiny", "edge-know")]
+    assert build.built_role(know) == "knowledge" and build.built_role(reader) == "ft"
+    # registered as a knowledge build, it is never a candidate for the default
+    art = Artifact(name="edge-know-q8_0", kind="llm", filename="edge-know-q8_0.gguf", sha256="k", size=1, source="build",
+                   role="knowledge", tier="tiny")
+    (store.dir / art.filename).write_bytes(b"k")
+    store.register(art)
+    store._stamp(store.path(art), "k")
+    assert "edge-know-q8_0" not in [a.name for _, a in candidates(store)]
+    assert store.default_llm().name != "edge-know-q8_0"
