@@ -32,7 +32,7 @@ echo "==> installing edge and its dependencies (the first time, llama.cpp compil
 echo "==> pulling the pinned models (tiny and small language models, the embedder: 613 MB the first time; the large model only with \`edge models pull large\`)"
 .venv/bin/edge models pull
 
-echo "==> building the fine-tuned model from the shipped adapter"
+echo "==> building the fine-tuned models from the shipped adapters"
 .venv/bin/edge models build
 
 echo "==> measuring the model sizes on this machine, to choose the default (once; cached)"
