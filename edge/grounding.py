@@ -312,7 +312,7 @@ def _same_value(a: str, b: str) -> bool:
 _NAME_WITH_NUMBER = re.compile(r"(?<![\w-])[A-Za-z][\w.]*-[\w.-]*\d[\w.-]*")
 
 # a question that asks for two values: a range, or a second question joined by "and"
-_TWO = re.compile(r"\bbetween (?:which|what)\b|\b(?:what|which)\b[^?]*\brange\b|"
+_TWO = re.compile(r"\bbetween (?:which|what)\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?range\b|"
                   r"\band\s+(?:how (?:long|many|much|far|often|big|high|low)|(?:what|which) (?:is|are) the)\b", re.I)
 
 

@@ -215,5 +215,7 @@ def test_a_question_for_two_values_is_not_answered_by_one():
     assert c.grounded is False and "asks for two values" in c.reason
     c = check_answer("1,330 mm [1]", TABLE, question="Which tilt is steepest, and how long is the anchor spacing there?")
     assert c.grounded is False and "asks for two values" in c.reason
+    # "range" far from the what/which it follows names a thing, not the value asked for
+    assert check_answer("1,330 mm [1]", TABLE, question="What anchor spacing does a 35-degree tilt give across the tilt range?").grounded is True
     # a comma alone does not make a second question
     assert check_answer("1,330 mm [1]", TABLE, question="At a 35-degree tilt, how long is the anchor spacing?").grounded is True
