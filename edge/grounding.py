@@ -30,7 +30,10 @@ made of, such as "what", "default" or "value" — lightly stemmed, identifiers w
   answer that gives the value another key has there (`None`) is not grounded;
 - the row a number picks: when the question gives a number that a cited line holds ("for a
   35-degree tilt", "the 16 mm² conductor"), a numeric answer must stand on such a line (numbers inside
-  names such as SV-480 do not count);
+  names such as SV-480 do not count), and in the same part of it when the line lists several
+  ("1,420 mm for 25°, 1,330 mm for 35°");
+- the column: when the question names exactly one value column of a table ("under Winter Mode"),
+  a value from that table must be in that column of its row;
 - the line: each value must stand, in a cited passage, on a line (a table row is read with its
   column heads) that shares a key word of the question;
 - the competing value: a value with a unit is not grounded when a passage gives another value of
@@ -311,6 +314,36 @@ def _same_value(a: str, b: str) -> bool:
 # a name that holds a number (SV-480, CV-GND-1500, MU-7): not a quantity the question gives
 _NAME_WITH_NUMBER = re.compile(r"(?<![\w-])[A-Za-z][\w.]*-[\w.-]*\d[\w.-]*")
 
+# where a line that lists values splits into its parts
+_CLAUSE = re.compile(r",\s+|;\s*|\s+and\s+")
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _column_mismatch(span: "Span", held_ctx: list[str], qwords: set[str]) -> str | None:
+    """A table row read with its column heads: when the question names exactly one of the value
+    columns ("under Winter Mode" with heads Setting | Standard | Winter Mode), the value must be in
+    that column of its row."""
+    for ctx in held_ctx:
+        if "\n" not in ctx:
+            continue
+        head, row = ctx.split("\n", 1)
+        heads, cells = _cells(head), _cells(row)
+        if len(heads) != len(cells) or len(heads) < 3 or set(row.replace("|", "").strip()) <= set("-: "):
+            continue
+        named = [j for j in range(1, len(heads)) if set(_key_words(heads[j])) & qwords]
+        if len(named) != 1:
+            continue
+        j = named[0]
+        if _holds(span, cells[j]):
+            return None
+        if any(_holds(span, cells[i]) for i in range(1, len(cells))):
+            return f"'{span.text}' is in the row, but under '{heads[[i for i in range(1, len(cells)) if _holds(span, cells[i])][0]]}', not '{heads[j]}'"
+    return None
+
+
 # a question that asks for two values: a range, or a second question joined by "and"
 _TWO = re.compile(r"\bbetween (?:which|what)\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?range\b|"
                   r"\band\s+(?:how (?:long|many|much|far|often|big|high|low)|(?:what|which) (?:is|are) the)\b", re.I)
@@ -373,11 +406,20 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
         held_words = [set(_key_words(ctx)) for ctx in held_ctx]
         if not held_words:  # spread over lines: the literal test above is all there is
             continue
-        if anchors and s.kind == "number" and s.value not in q_values and not any(
-                anchors & {x for x, _ in _numbers(ctx)} for ctx in held_ctx):
+        if anchors and s.kind == "number" and s.value not in q_values:
             given = next(m.group(0) for m in _NUMBER.finditer(_NAME_WITH_NUMBER.sub(" ", question))
                          if float(m.group("num").replace(",", "")) in anchors)
-            return [s.text], f"'{s.text}' is in the cited passage, but not on a line about {given}, which the question gives"
+            if not any(anchors & {x for x, _ in _numbers(ctx)} for ctx in held_ctx):
+                return [s.text], f"'{s.text}' is in the cited passage, but not on a line about {given}, which the question gives"
+            # a list on one line ("1,480 mm for 15°, 1,420 mm for 25°, 1,330 mm for 35°"): the same clause
+            clauses = [c for ln, _ in cited_lines if _holds(s, ln) and not ln.strip().startswith("|")
+                       for c in _CLAUSE.split(ln) if _numbers(c)]
+            if len(clauses) > 1 and any(anchors & {x for x, _ in _numbers(c)} for c in clauses) and not any(
+                    _holds(s, c) and anchors & {x for x, _ in _numbers(c)} for c in clauses):
+                return [s.text], f"'{s.text}' is on the line about {given}, but in another part of it"
+        column = _column_mismatch(s, held_ctx, qwords)
+        if column:
+            return [s.text], column
         if not any(lw & qwords for lw in held_words):
             return [s.text], f"'{s.text}' is in the cited passage, but not where it speaks of {words_of(qwords)}"
         kind = _kind_of_unit(s.unit) if s.kind == "number" else None

@@ -219,3 +219,21 @@ def test_a_question_for_two_values_is_not_answered_by_one():
     assert check_answer("1,330 mm [1]", TABLE, question="What anchor spacing does a 35-degree tilt give across the tilt range?").grounded is True
     # a comma alone does not make a second question
     assert check_answer("1,330 mm [1]", TABLE, question="At a 35-degree tilt, how long is the anchor spacing?").grounded is True
+
+
+def test_a_list_on_one_line_is_read_clause_by_clause():
+    line = ["The anchor spacing depends on the tilt: 1,480 mm for 15°, 1,420 mm for 25°, 1,330 mm for 35° and 1,210 mm for 45°."]
+    q = "What anchor spacing corresponds to a 35-degree tilt?"
+    assert check_answer("1,330 mm [1]", line, question=q).grounded is True
+    c = check_answer("1,420 mm [1]", line, question=q)
+    assert c.grounded is False and c.unsupported == ["1,420 mm"] and "in another part of it" in c.reason
+
+
+def test_the_column_the_question_names_holds_the_value():
+    table = ["| Setting | Normal | Winter Mode |\n|---|---|---|\n| Load shedding SoC | 10 % | 20 % |\n| Absorption time | 30 min | 60 min |"]
+    q = "Under Winter Mode, which state of charge triggers load shedding?"
+    assert check_answer("20 % [1]", table, question=q).grounded is True
+    c = check_answer("10 % [1]", table, question=q)
+    assert c.grounded is False and c.reason == "'10 %' is in the row, but under 'Normal', not 'Winter Mode'"
+    # a question that names no column (or both) leaves the row test as it was
+    assert check_answer("30 min [1]", table, question="What absorption time applies?").grounded is True
