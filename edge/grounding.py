@@ -212,7 +212,7 @@ _KIND_WORDS = {w: kind for kind, words in {
     "energy": "energy", "temperature": "temperature temperatures", "length": "length distance height width spacing clearance",
     "mass": "weight mass", "time": "time duration interval period timeout delay", "pressure": "pressure",
     "resistance": "resistance impedance", "torque": "torque", "frequency": "frequency", "speed": "speed",
-    "ratio": "percentage percent",
+    "ratio": "percentage percent soc",
 }.items() for w in words.split()}
 _HOW = {"long": {"time", "length"}, "often": {"time"}, "frequently": {"time"}, "soon": {"time"}, "heavy": {"mass"},
         "hot": {"temperature"}, "cold": {"temperature"}, "warm": {"temperature"}, "far": {"length"}, "high": {"length"},
@@ -232,7 +232,8 @@ def _asked_kinds(question: str) -> set[str]:
     """The kinds of quantity a question asks for by name: in the noun phrase after "what"/"which"
     ("what clamp torque applies" → torque; "the changeover time of" → time), or "how long/often/...".
     Quantity words elsewhere in the question ("... restores power to loads") do not count."""
-    ws = re.findall(r"[a-z]+", unicodedata.normalize("NFKC", question).casefold())
+    q = re.sub(r"\bstate[- ]of[- ]charge\b|\bcharge level\b", "soc", unicodedata.normalize("NFKC", question).casefold())
+    ws = re.findall(r"[a-z]+", q)
     kinds: set[str] = set()
     for i, w in enumerate(ws):
         if w == "how" and i + 1 < len(ws) and ws[i + 1] in _HOW:
@@ -244,6 +245,8 @@ def _asked_kinds(question: str) -> set[str]:
             while j < len(ws) and ws[j] not in _PHRASE_END:
                 if ws[j] in _KIND_WORDS:
                     kinds.add(_KIND_WORDS[ws[j]])
+                if ws[j] == "soc":  # "state of charge" was one noun: the phrase ends with it
+                    break
                 j += 1
     return kinds
 

@@ -188,7 +188,8 @@ def test_question_words_are_compared_lightly_stemmed_and_by_identifier_parts():
     assert {_stem(w) for w in ("maxsize", "lru", "cache")} <= words and not words & {"what", "default"}
     assert set(_key_words("TextWrapper(width=70)")) >= {_stem(w) for w in ("text", "wrapper", "width")}
     assert _asked_kinds("When attaching the conductor, what clamp torque applies?") == {"torque"}
-    assert _asked_kinds("What battery state of charge restores power to loads?") == set()
+    assert _asked_kinds("What battery state of charge restores power to loads?") == {"ratio"}  # a share, not a power
+    assert _asked_kinds("What charge level is recommended for a module in storage?") == {"ratio"}
     assert _asked_kinds("How long must I wait?") == {"time", "length"}
     assert _asked_kinds("What is the changeover time of the switch?") == {"time"}
 
