@@ -38,6 +38,9 @@ def main() -> int:
                     help="bf16 for the frozen weights' products; auto = bf16 where the CPU has AVX512_BF16/AMX (default)")
     ap.add_argument("--grad-checkpoint", action="store_true",
                     help="recompute each layer in backward: a fraction of the activation memory for about a third more compute")
+    ap.add_argument("--grad-checkpoint-every", type=int, default=1, metavar="N",
+                    help="with --grad-checkpoint, recompute every N-th layer only (2: about half the memory saving for half the extra compute); "
+                         "a run may resume with other values of these two (after running out of memory)")
     ap.add_argument("--out", default="", help="checkpoints (default build/out/reader-<size>, not committed)")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="write the adapter from the last checkpoint of an unfinished run, without training (the report says how far it got)")
@@ -52,7 +55,7 @@ def main() -> int:
     from edge.train.data import Tokenizer, validate_jsonl
     from edge.train.gguf_io import read_gguf, write_lora
     from edge.train.model import LlamaLoRA
-    from edge.train.trainer import TrainConfig, resolve_precision, train
+    from edge.train.trainer import TrainConfig, resolve_precision, same_run, train
 
     s = load_settings()
     store = ModelStore(s.home)
@@ -68,7 +71,8 @@ def main() -> int:
     examples = [tk.example(m) for m in records]
     cfg = TrainConfig(lora_rank=args.rank, lora_alpha=args.alpha, lr=args.lr, epochs=args.epochs, max_steps=args.max_steps,
                       batch_tokens=args.batch_tokens, threads=s.n_threads, warmup_steps=20, max_len=1024,
-                      precision=resolve_precision(args.precision), grad_checkpoint=args.grad_checkpoint)
+                      precision=resolve_precision(args.precision), grad_checkpoint=args.grad_checkpoint,
+                      grad_checkpoint_every=args.grad_checkpoint_every)
     print(f"{len(examples)} examples, {sum(len(e) for e in examples)} tokens per pass "
           f"({sum(len(e) - e.n_prompt for e in examples)} answer tokens); base {base_art.name}", file=sys.stderr)
     base = read_gguf(base_path)
@@ -82,7 +86,7 @@ def main() -> int:
             print(f"no checkpoint at {ck_path}", file=sys.stderr)
             return 1
         ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-        if ck["config"] != asdict(cfg) or ck["n_examples"] != len(examples):
+        if not same_run(ck["config"], cfg) or ck["n_examples"] != len(examples):
             print(f"{ck_path} was made with other settings or data than these", file=sys.stderr)
             return 1
         model.load_lora_state(ck["lora"])

@@ -127,7 +127,8 @@ class LlamaLoRA(nn.Module):
         self.output = nn.Parameter(t["output.weight"], requires_grad=False) if "output.weight" in t else None
         self.blocks = nn.ModuleList(Block(t, i, hp, rank, alpha) for i in range(hp.n_layer))
         self._rope = None
-        self.grad_checkpoint = False  # recompute each block in backward instead of keeping its activations
+        self.grad_checkpoint = False  # recompute blocks in backward instead of keeping their activations
+        self.checkpoint_stride = 1  # with grad_checkpoint: every block (1), every other one (2), ...
 
     def _tables(self, n, device):
         if self._rope is None or self._rope[0].shape[0] < n:
@@ -145,8 +146,8 @@ class LlamaLoRA(nn.Module):
         # Right padding needs no mask beyond the causal one: a real position only sees positions before
         # it, all real; the padded positions' outputs are never used. Without an explicit mask torch
         # runs its fused attention, which does not keep the (n x n) weights of every layer for backward.
-        for blk in self.blocks:
-            if self.grad_checkpoint and torch.is_grad_enabled():
+        for i, blk in enumerate(self.blocks):
+            if self.grad_checkpoint and torch.is_grad_enabled() and i % self.checkpoint_stride == 0:
                 x = torch.utils.checkpoint.checkpoint(blk, x, cos, sin, mask, use_reentrant=False)
             else:
                 x = blk(x, cos, sin, mask)

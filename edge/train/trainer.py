@@ -32,9 +32,21 @@ class TrainConfig:
     seed: int = 1234
     device: str = "cpu"
     grad_checkpoint: bool = field(default=False, metadata={"help": "recompute each layer in backward: a fraction of the memory, ~1/3 more compute"})
+    grad_checkpoint_every: int = field(default=1, metadata={"help": "with grad_checkpoint, recompute every n-th layer only (2: half the saving for half the cost)"})
     precision: str = field(default="fp32", metadata={"help": "fp32, or bf16 for the frozen weights' products (see cpu_has_bf16)"})
     threads: int = 0
     checkpoint_every: int = 25
+
+
+# Settings that change how much memory and time a run takes, not what it computes: a run may resume
+# with other values (after running out of memory, with more recomputation).
+RESUMABLE_WITH_OTHER = frozenset({"grad_checkpoint", "grad_checkpoint_every"})
+
+
+def same_run(saved: dict, cfg: "TrainConfig") -> bool:
+    """Was a checkpoint made with these settings (those in RESUMABLE_WITH_OTHER aside)?"""
+    now = asdict(cfg)
+    return {k: v for k, v in saved.items() if k not in RESUMABLE_WITH_OTHER} == {k: v for k, v in now.items() if k not in RESUMABLE_WITH_OTHER}
 
 
 def cpu_has_bf16() -> bool:
@@ -111,6 +123,7 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
     device = torch.device(cfg.device)
     model.to(device)
     model.grad_checkpoint = cfg.grad_checkpoint
+    model.checkpoint_stride = max(1, cfg.grad_checkpoint_every)
     if cfg.precision == "bf16":
         model.set_base_dtype(torch.bfloat16)
     elif cfg.precision != "fp32":
@@ -137,7 +150,7 @@ def train(model, examples, cfg: TrainConfig, out_dir: Path, *, resume: bool = Tr
     step, history, tokens_seen, seconds = 0, [], 0, 0.0
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ck["config"] != asdict(cfg) or ck["n_examples"] != len(examples) or ck.get("plan_steps", len(flat)) != len(flat):
+        if not same_run(ck["config"], cfg) or ck["n_examples"] != len(examples) or ck.get("plan_steps", len(flat)) != len(flat):
             raise RuntimeError(f"{ckpt_path} was made with other settings or data; delete it or use another --out")
         model.load_lora_state(ck["lora"])
         opt.load_state_dict(ck["optimizer"])

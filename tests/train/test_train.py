@@ -231,6 +231,43 @@ def test_training_resumes_from_its_checkpoint(real_llm_path, base, tmp_path):
     assert np.allclose(resumed["history"], full["history"], rtol=1e-3, atol=1e-4)
 
 
+def test_a_run_resumes_with_more_recomputation_to_the_same_result(real_llm_path, base, tmp_path):
+    """After running out of memory, a run goes on with --grad-checkpoint (every layer or every other):
+    those settings change memory and time, not the result; any other setting is refused."""
+
+    from edge.train.data import Tokenizer
+    from edge.train.model import LlamaLoRA
+    from edge.train.trainer import TrainConfig, same_run, train
+
+    tk = Tokenizer(real_llm_path)
+    examples = [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+    cfg = TrainConfig(max_steps=4, epochs=4, batch_tokens=64, lr=1e-3, warmup_steps=1, checkpoint_every=2)
+    torch.manual_seed(0)
+    full = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "a", log=lambda m: None)
+
+    class StopsAfterTwo(LlamaLoRA):
+        calls = 0
+
+        def forward(self, *a, **kw):
+            StopsAfterTwo.calls += 1
+            if StopsAfterTwo.calls == 3:  # the third step dies (as a run killed for memory would)
+                raise MemoryError("out of memory")
+            return super().forward(*a, **kw)
+
+    torch.manual_seed(0)
+    with pytest.raises(MemoryError):
+        train(StopsAfterTwo(base, rank=2, alpha=4), examples, cfg, tmp_path / "b", log=lambda m: None)
+    more = TrainConfig(**{**cfg.__dict__, "grad_checkpoint": True, "grad_checkpoint_every": 2})
+    assert same_run(cfg.__dict__, more) and not same_run(cfg.__dict__, TrainConfig(**{**cfg.__dict__, "lr": 2e-3}))
+    torch.manual_seed(0)
+    logs: list[str] = []
+    resumed = train(LlamaLoRA(base, rank=2, alpha=4), examples, more, tmp_path / "b", log=logs.append)
+    assert any("resuming from step 2" in m for m in logs)
+    assert resumed["steps"] == 4 and np.allclose(resumed["history"], full["history"], rtol=1e-3, atol=1e-4)
+    with pytest.raises(RuntimeError, match="other settings"):
+        train(LlamaLoRA(base, rank=2, alpha=4), examples, TrainConfig(**{**cfg.__dict__, "lr": 2e-3}), tmp_path / "b", log=lambda m: None)
+
+
 def test_models_build_is_deterministic(real_home, base, tmp_path):
     from edge.models import ModelStore
     from edge.train.build import build_models
