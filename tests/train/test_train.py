@@ -324,7 +324,8 @@ def test_models_build_and_ask_work_without_torch(real_home, tmp_path):
     took = time.perf_counter() - t0
     assert p.returncode == 0, p.stderr
     built = json.loads(p.stdout)
-    assert {b["name"] for b in built} == {"edge-ft-q8_0", "edge-ft-q4_0", "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"}
+    assert {b["name"] for b in built} == {"edge-ft-q8_0", "edge-ft-q4_0", "edge-know-q8_0", "edge-know-q4_0",
+                                          "smollm2-135m-instruct-base-q8_0", "smollm2-135m-instruct-base-q4_0"}
     print(f"edge models build took {took:.1f}s (process start included)")
     p = subprocess.run([sys.executable, "-m", "edge", "ask", "Say hello in one short sentence.", "--json", "--model", "edge-ft-q8_0"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr
