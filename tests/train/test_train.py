@@ -206,13 +206,19 @@ def test_precision_auto_follows_the_cpu(monkeypatch):
         trainer.resolve_precision("fp8")
 
 
-def test_training_resumes_from_its_checkpoint(real_llm_path, base, tmp_path):
+def _four_examples(real_llm_path):
+    """Four one-token question/answer pairs in the real tokenizer: the smallest run that trains."""
     from edge.train.data import Tokenizer
+
+    tk = Tokenizer(real_llm_path)
+    return [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+
+
+def test_training_resumes_from_its_checkpoint(real_llm_path, base, tmp_path):
     from edge.train.model import LlamaLoRA
     from edge.train.trainer import TrainConfig, train
 
-    tk = Tokenizer(real_llm_path)
-    examples = [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+    examples = _four_examples(real_llm_path)
     cfg = TrainConfig(max_steps=4, epochs=4, batch_tokens=64, lr=1e-3, warmup_steps=1, checkpoint_every=2)
     torch.manual_seed(0)
     full = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "a", log=lambda m: None)
@@ -235,12 +241,10 @@ def test_a_run_resumes_with_more_recomputation_to_the_same_result(real_llm_path,
     """After running out of memory, a run goes on with --grad-checkpoint (every layer or every other):
     those settings change memory and time, not the result; any other setting is refused."""
 
-    from edge.train.data import Tokenizer
     from edge.train.model import LlamaLoRA
     from edge.train.trainer import TrainConfig, same_run, train
 
-    tk = Tokenizer(real_llm_path)
-    examples = [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+    examples = _four_examples(real_llm_path)
     cfg = TrainConfig(max_steps=4, epochs=4, batch_tokens=64, lr=1e-3, warmup_steps=1, checkpoint_every=2)
     torch.manual_seed(0)
     full = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "a", log=lambda m: None)
@@ -348,12 +352,10 @@ def test_a_stopped_training_saves_its_step_and_resumes_to_the_same_result(real_l
     import signal
 
     from edge.errors import TrainingInterrupted
-    from edge.train.data import Tokenizer
     from edge.train.model import LlamaLoRA
     from edge.train.trainer import TrainConfig, train
 
-    tk = Tokenizer(real_llm_path)
-    examples = [tk.example([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]) for i in range(4)]
+    examples = _four_examples(real_llm_path)
     cfg = TrainConfig(max_steps=4, epochs=4, batch_tokens=64, lr=1e-3, warmup_steps=1, checkpoint_every=25)
     torch.manual_seed(0)
     full = train(LlamaLoRA(base, rank=2, alpha=4), examples, cfg, tmp_path / "a", log=lambda m: None)
