@@ -92,7 +92,16 @@ def link_models(pulled: Path, home: Path, *, built: bool = False) -> Path:
     models = home / "models"
     models.mkdir(parents=True, exist_ok=True)
     src = ModelStore(pulled.parent)
-    wanted = {a.filename for a in src.artifacts() if a.source == "pypi" or (built and a.source == "build")}
+    # Only the builds this checkout's shipped adapters make (and re-quantized bases): the shared models
+    # directory may also hold a build of an adapter tried and not shipped, or of a user's own, which
+    # would change the default model and the benchmark's plan under the tests.
+    shipped = {a.filename for a in src.artifacts() if a.kind == "lora"}
+
+    def ours(a) -> bool:
+        adapter = (a.origin or "").partition("+")[2].split("@")[0]
+        return not adapter or adapter in shipped
+
+    wanted = {a.filename for a in src.artifacts() if a.source == "pypi" or (built and a.source == "build" and ours(a))}
     for p in pulled.iterdir():
         if p.is_file() and p.name in wanted:
             (models / p.name).symlink_to(p)
