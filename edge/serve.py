@@ -661,16 +661,44 @@ async def _read_body(request) -> bytes:
     cl = request.headers.get("content-length")
     if cl is not None:
         try:
-            if int(cl) > MAX_BODY:
-                raise too_big
+            announced = int(cl)
         except ValueError:
             raise APIError(400, "bad Content-Length header") from None
+        if announced > MAX_BODY:
+            await _linger(request)
+            raise too_big
     buf = bytearray()
     async for chunk in request.stream():
         buf += chunk
         if len(buf) > MAX_BODY:
+            await _linger(request)
             raise too_big
     return bytes(buf)
+
+
+LINGER_IDLE_S, LINGER_MAX_S, LINGER_MAX_BYTES = 0.25, 2.0, 32 << 20
+
+
+async def _linger(request) -> None:
+    """Read and drop what the client is still sending, briefly, before the 413 is answered and the
+    connection closed: a socket closed with unread bytes resets the connection, and the client's
+    system may then drop the reply before the client reads it (nginx's lingering close does the same).
+    Stops when the body ends, nothing arrives for LINGER_IDLE_S, or after LINGER_MAX_S / _MAX_BYTES."""
+    loop = asyncio.get_running_loop()
+    end, seen = loop.time() + LINGER_MAX_S, 0
+    while seen < LINGER_MAX_BYTES:
+        left = end - loop.time()
+        if left <= 0:
+            return
+        try:
+            msg = await asyncio.wait_for(request.receive(), min(LINGER_IDLE_S, left))
+        except (asyncio.TimeoutError, Exception):
+            return
+        if msg.get("type") != "http.request":
+            return
+        seen += len(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            return
 
 
 class _KeyCheck:
