@@ -261,8 +261,23 @@ def charts(res: dict, out: Path) -> list[Path]:
     return [p1, p2]
 
 
+def compact(res: dict) -> dict:
+    """Each job carried its question items (the messages, expected strings: ~140 KB a job, the same
+    for every configuration); the stored results keep their ids only, the question banks the rest.
+    The answers, labels and timings are all kept (`--render-only` labels them again from the banks)."""
+    for runs in (res.get("runs", []), (res.get("foreign") or {}).get("runs", [])):
+        for w in runs:
+            j = w.get("job") or {}
+            for key in ("accuracy", "freshness"):
+                items = j.get(key)
+                if isinstance(items, list) and any(isinstance(q, dict) for q in items):
+                    j[key] = [q.get("id") if isinstance(q, dict) else q for q in items]
+    return res
+
+
 def write(res: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    compact(res)
     (out / "results.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     files = [out / "results.json"]
     files += charts(res, out)

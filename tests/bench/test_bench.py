@@ -66,6 +66,8 @@ def test_bench_quick_measures_every_mode(built_home, tmp_path):
             assert 1 <= c["answer_check"]["n"] <= 8 and 0 <= c["answer_check"]["grounded"] <= 1
     # every run is kept, and the report's numbers are the JSON's
     assert all(len(w["runs"]) == 3 for w in res["runs"])
+    # the stored jobs name their questions by id (the banks hold the items), the answers stay
+    assert all(isinstance(q, str) for w in res["runs"] for q in w["job"]["accuracy"] + w["job"]["freshness"])
     # decode is compared with raw llama.cpp decoding from the depth this configuration decoded at
     import statistics
 
