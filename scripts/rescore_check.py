@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from eval_check import rates  # noqa: E402  (the same summary as the run that saved the answers)
+from eval_check import corpus_items, rates  # noqa: E402  (the same bank and summary as the run that saved the answers)
 
 
 def half(item_id: str) -> str:
@@ -44,12 +44,9 @@ def half(item_id: str) -> str:
 
 
 def questions(corpus: str) -> dict[str, dict]:
-    """The question bank the answers were made from, by item id (question and expected strings)."""
-    if corpus == "foreign":
-        from edge.bench.runner import foreign_items
-        return {it["id"]: it for it in foreign_items()}
-    from edge.train.evaluate import load_eval
-    return {it["id"]: it for it in load_eval(ROOT / "build" / "dataset" / "eval.jsonl")}
+    """The question bank the answers were made from, by item id (question and expected strings):
+    the one eval_check asks and rescores with."""
+    return {it["id"]: it for it in corpus_items(corpus)}
 
 
 def default_files() -> list[Path]:
