@@ -6,9 +6,10 @@ name, edge measures: each installed model size is loaded once and asked to read 
 prompt; the default is the largest size whose time to first token stays within the budget
 (`ttft_budget_s`, 3 s unless configured), preferring a fine-tuned build of a size over its base,
 and never a model that does not fit the machine's memory. A size with a fine-tuned reader is also
-preferred over a larger size that has none: measured on both held-out sets (`edge bench`, 2026-12-02),
-the tiny reader answered more than the untrained small base (sample manual 38.5 % against 30.7 %,
-foreign corpus 45.1 % against 36.6 %), cites its passages, and answers three times sooner. The figures are kept in
+preferred over a larger size that has none: measured on both held-out sets (`edge bench`, 2026-12-02
+and again 2026-12-03), the tiny reader answered more than the untrained small base (sample manual 38.0 %
+against 31.7 %, foreign corpus 47.6 % against 34.2 % in the second run), cites its passages, and answers
+2.6 times sooner. The figures are kept in
 `$EDGE_HOME/models/.device.json`, one entry per model file (by sha256) and hardware, so a new
 model or a new machine is measured again and nothing else is.
 
