@@ -87,6 +87,9 @@ class Settings:
     passage_words: int = _help("Words of each retrieved passage shown to the model, on average: the lines that bear on the "
                                "question (0 = whole passages).", default=36, lo=0, hi=10_000)
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0, lo=0, hi=1024)
+    embedder: str = _help("Embedding model of a new index: minilm (all-MiniLM-L6-v2, ONNX) or nomic (nomic-embed-text-v1.5, "
+                          "llama.cpp; `edge models pull nomic-embed-text-v1.5-f16` first). An index keeps the one it was "
+                          "made with: another needs a new index.", default="minilm", choices=("minilm", "nomic"))
     quant: str = _help("Quantization of the default model when none is named: q8_0 or q4_0 (default: by RAM).", default="",
                        choices=("", "q8_0", "q4_0"))
     watch: list[str] = _help("Folders or files `edge chat` keeps indexed while it runs, as `edge index watch` does (`--watch` "

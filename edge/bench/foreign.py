@@ -80,7 +80,7 @@ def make_pdfs(text_dir: Path, out: Path) -> None:
         pdf.output(str(out / (f.stem + ".pdf")))
 
 
-def build_indexes(emb, work: Path, *, log=print) -> dict:
+def build_indexes(emb, work: Path, *, forms=FORMATS, log=print) -> dict:
     """The three indexes (reused from `work` if there), and what building them cost."""
     from ..rag.store import Index
 
@@ -89,7 +89,7 @@ def build_indexes(emb, work: Path, *, log=print) -> dict:
     if not any(src["pdf"].glob("*.pdf")):
         log("converting the text corpus to PDF ...")
         make_pdfs(CORPUS / "text", src["pdf"])
-    for fmt in FORMATS:
+    for fmt in forms:
         p = work / f"{fmt}.db"
         fresh = not p.exists()
         idx = Index(p, emb)
@@ -102,8 +102,9 @@ def build_indexes(emb, work: Path, *, log=print) -> dict:
         st = idx.stats()
         info[fmt] = {"documents": st["documents"], "chunks": st["chunks"], "tokens": st["tokens"],
                      "bytes_on_disk": st["bytes_on_disk"], "bytes_per_chunk": st["bytes_per_chunk"]}
-        if fresh:
-            info[fmt].update(ingest_seconds=round(rep.seconds, 1), embed_tokens_per_s=round(rep.tokens / rep.embed_seconds, 1))
+        if rep.tokens and rep.embed_seconds:  # embedded now (all of it, or what an interrupted run left)
+            info[fmt].update(ingest_seconds=round(rep.seconds, 1), embed_tokens_per_s=round(rep.tokens / rep.embed_seconds, 1),
+                             embedded_tokens_now=rep.tokens)
         idx.close()
     return info
 
@@ -116,7 +117,7 @@ def candidates(idx, questions: list[dict]) -> list[dict]:
     total = idx.n_chunks()
     paths = dict(idx.conn.execute("SELECT id, path FROM documents").fetchall())
     for q in questions:
-        qvec = idx.embedder.embed_one(q["question"])
+        qvec = idx.embedder.embed_query(q["question"])
         vec = idx.vector_search(qvec, CANDIDATES, total=total)
         kw = idx.keyword_search(q["question"], CANDIDATES, total=total)
         doc_of = idx.doc_ids({c for c, _ in vec} | {c for c, _ in kw})
@@ -160,7 +161,7 @@ def tune(idxs: dict, cands: dict, k: int) -> tuple[Fusion, list[dict]]:
     rows = []
     for wk, rk, pd in itertools.product(GRID["w_keyword"], GRID["rrf_k"], GRID["per_doc"]):
         f = Fusion(w_vector=1.0, w_keyword=wk, rrf_k=rk, per_doc=pd)
-        per = [score(idxs[fmt], cands[fmt], f, ks=(k, 5)) for fmt in FORMATS]
+        per = [score(idxs[fmt], cands[fmt], f, ks=(k, 5)) for fmt in idxs]
         ev = round(sum(p[f"evidence_in_top{k}"] for p in per) / len(per), 4)
         rec = round(sum(p["doc_recall_at_5"] for p in per) / len(per), 4)
         rows.append({"w_keyword": wk, "rrf_k": rk, "per_doc": pd, f"evidence_in_top{k}": ev, "doc_recall_at_5": rec})
@@ -184,7 +185,8 @@ def latency(idx, questions: list[dict]) -> dict:
     return {"p50": round(statistics.median(xs), 2), "p95": round(xs[int(0.95 * (len(xs) - 1))], 2), "n": len(xs)}
 
 
-def run(settings, *, work: Path | None = None, default_k: int = 4, log=print) -> dict:
+def run(settings, *, work: Path | None = None, default_k: int = 4, forms=FORMATS, log=print) -> dict:
+    """`forms`: the corpus forms to index and score (all three by default; fewer for a costly embedder)."""
     from ..rag.embed import load_embedder
     from ..rag.store import Index
 
@@ -200,16 +202,19 @@ def run(settings, *, work: Path | None = None, default_k: int = 4, log=print) ->
         tmp = tempfile.TemporaryDirectory()
         work = Path(tmp.name)
     work.mkdir(parents=True, exist_ok=True)
+    from ..doctor import cpu_info
+
     out: dict = {"questions": len(facts), "unanswerable": len(questions) - len(facts), "default_k": default_k,
-                 "tune_set": len(tune_set), "held_out": len(held_out)}
-    out["indexes"] = build_indexes(emb, work, log=log)
-    idxs = {fmt: Index(work / f"{fmt}.db", emb) for fmt in FORMATS}
+                 "tune_set": len(tune_set), "held_out": len(held_out), "embedder": emb.id, "dim": emb.dim,
+                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_info().get("model", "?")}
+    out["indexes"] = build_indexes(emb, work, forms=forms, log=log)
+    idxs = {fmt: Index(work / f"{fmt}.db", emb) for fmt in forms}
     t0 = time.perf_counter()
-    cands = {fmt: candidates(idxs[fmt], facts) for fmt in FORMATS}
+    cands = {fmt: candidates(idxs[fmt], facts) for fmt in forms}
     log(f"candidates in {time.perf_counter() - t0:.1f}s")
-    by_id = {fmt: {c["q"]["id"]: c for c in cands[fmt]} for fmt in FORMATS}
+    by_id = {fmt: {c["q"]["id"]: c for c in cands[fmt]} for fmt in forms}
     pick = lambda fmt, qs: [by_id[fmt][q["id"]] for q in qs]  # noqa: E731
-    best, grid = tune(idxs, {fmt: pick(fmt, tune_set) for fmt in FORMATS}, default_k)
+    best, grid = tune(idxs, {fmt: pick(fmt, tune_set) for fmt in forms}, default_k)
     out["tuned"] = {"w_vector": best.w_vector, "w_keyword": best.w_keyword, "rrf_k": best.rrf_k, "per_doc": best.per_doc}
     out["grid_top"] = grid[:8]
     baseline = Fusion(1.0, 1.0, 60, None)  # plain RRF, no diversity: what edge did before
@@ -218,11 +223,11 @@ def run(settings, *, work: Path | None = None, default_k: int = 4, log=print) ->
     out["results"] = {}
     for name, f in settings_.items():
         out["results"][name] = {fmt: {"all": score(idxs[fmt], cands[fmt], f), "held_out": score(idxs[fmt], pick(fmt, held_out), f)}
-                                for fmt in FORMATS}
+                                for fmt in forms}
     # vector-only and keyword-only, for scale
-    out["results"]["vector only"] = {fmt: {"all": score(idxs[fmt], [dict(c, kw=[]) for c in cands[fmt]], Fusion(per_doc=None))} for fmt in FORMATS}
-    out["results"]["keyword only"] = {fmt: {"all": score(idxs[fmt], [dict(c, vec=[]) for c in cands[fmt]], Fusion(per_doc=None))} for fmt in FORMATS}
-    out["latency_ms"] = {fmt: {"chunks": out["indexes"][fmt]["chunks"], **latency(idxs[fmt], facts)} for fmt in FORMATS}
+    out["results"]["vector only"] = {fmt: {"all": score(idxs[fmt], [dict(c, kw=[]) for c in cands[fmt]], Fusion(per_doc=None))} for fmt in forms}
+    out["results"]["keyword only"] = {fmt: {"all": score(idxs[fmt], [dict(c, vec=[]) for c in cands[fmt]], Fusion(per_doc=None))} for fmt in forms}
+    out["latency_ms"] = {fmt: {"chunks": out["indexes"][fmt]["chunks"], **latency(idxs[fmt], facts)} for fmt in forms}
     for i in idxs.values():
         i.close()
     if tmp:
@@ -244,14 +249,14 @@ def markdown(r: dict) -> str:
         "| form | documents | chunks | bytes/chunk | ingest tokens/s | embed + search p50 / p95 |",
         "|---|---|---|---|---|---|",
     ]
-    for fmt in FORMATS:
+    for fmt in r["indexes"]:
         i, lat = r["indexes"][fmt], r["latency_ms"][fmt]
         rate = f"{i['embed_tokens_per_s']:.0f}" if i.get("embed_tokens_per_s") else "(reused)"
         lines.append(f"| {fmt} | {i['documents']} | {i['chunks']} | {i['bytes_per_chunk']} | {rate} | {lat['p50']} / {lat['p95']} ms |")
     lines += ["", f"| fusion | form | evidence in top {k} (all) | top 8 | doc recall@5 (all) | evidence in top {k} (held-out half) | doc recall@5 (held-out) |",
               "|---|---|---|---|---|---|---|"]
     for name, per in r["results"].items():
-        for fmt in FORMATS:
+        for fmt in r["indexes"]:
             a = per[fmt]["all"]
             h = per[fmt].get("held_out")
             hs = f"{h[f'evidence_in_top{k}']} | {h['doc_recall_at_5']}" if h else "– | –"
@@ -263,4 +268,39 @@ def markdown(r: dict) -> str:
     lines += ["Best grid points (tune half, mean of the three forms):", "", f"| w_keyword | rrf_k | per_doc | evidence in top {k} | doc recall@5 |", "|---|---|---|---|---|"]
     for g in r["grid_top"]:
         lines.append(f"| {g['w_keyword']} | {g['rrf_k']} | {g['per_doc']} | {g[f'evidence_in_top{k}']} | {g['doc_recall_at_5']} |")
+    return "\n".join(lines) + "\n"
+
+
+def compare_markdown(runs: dict[str, dict]) -> str:
+    """The embedders side by side on the foreign corpus: quality at the shipped fusion, vector-only
+    quality (the embedder alone), and what each costs to ingest and to query."""
+    k = next(iter(runs.values()))["default_k"]
+    lines = ["## Embedders compared on the foreign corpus", "",
+             "The same corpus, questions and fusion (the shipped defaults of rank.py); each run's CPU and time are given, since "
+             "ingest speeds are comparable only within one machine. *Vector only* is the embedder alone, without the keyword index.", "",
+             f"| embedder | dims | form | evidence in top {k} | top 8 | doc recall@5 | vector only: evidence in top {k} | vector only: top 8 "
+             "| ingest tokens/s | bytes/chunk | embed + search p50 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in runs.items():
+        for fmt in r["indexes"]:
+            a = r["results"]["shipped defaults (rank.py)"][fmt]["all"]
+            v = r["results"]["vector only"][fmt]["all"]
+            i, lat = r["indexes"][fmt], r["latency_ms"][fmt]
+            rate = f"{i['embed_tokens_per_s']:.0f}" if i.get("embed_tokens_per_s") else "(reused)"
+            lines.append(f"| {name} | {r.get('dim', '?')} | {fmt} | {a[f'evidence_in_top{k}']} | {a['evidence_in_top8']} | {a['doc_recall_at_5']} "
+                         f"| {v[f'evidence_in_top{k}']} | {v['evidence_in_top8']} | {rate} | {i['bytes_per_chunk']} | {lat['p50']} ms |")
+    lines.append("")
+    for name, r in runs.items():
+        lines.append(f"- {name}: {r.get('embedder', '?')}, measured {r.get('measured_at', '(time not recorded)')} on {r.get('cpu', '(CPU not recorded)')}")
+    first, base = next(iter(runs.items()))
+    for name, r in list(runs.items())[1:]:
+        for fmt in (f for f in r["indexes"] if f in base["indexes"]):
+            a, b = r["results"]["shipped defaults (rank.py)"][fmt]["all"], base["results"]["shipped defaults (rank.py)"][fmt]["all"]
+            ri, bi = r["indexes"][fmt], base["indexes"][fmt]
+            slower = (f"ingest {bi['embed_tokens_per_s'] / ri['embed_tokens_per_s']:.1f}× slower"
+                      if ri.get("embed_tokens_per_s") and bi.get("embed_tokens_per_s") else "ingest speed not measured in both")
+            lines.append(f"- {name} against {first}, {fmt} form: evidence in top {k} {100 * (a[f'evidence_in_top{k}'] - b[f'evidence_in_top{k}']):+.1f} points "
+                         f"({round(a[f'evidence_in_top{k}'] * a['n'])} against {round(b[f'evidence_in_top{k}'] * b['n'])} of {a['n']}); {slower}; "
+                         f"embed + search {r['latency_ms'][fmt]['p50'] / base['latency_ms'][fmt]['p50']:.1f}× the time; "
+                         f"{ri['bytes_per_chunk'] / bi['bytes_per_chunk']:.2f}× the bytes per chunk")
     return "\n".join(lines) + "\n"

@@ -71,7 +71,7 @@ def run(settings, *, n_synthetic: int = 100_000, also: tuple[int, ...] = (6_000,
             tot.append(e + s)
         out["sample"].update(embed_ms=_lat(e_ms), search_ms=_lat(s_ms), embed_plus_search_ms=_lat(tot))
         log(f"sample: p50 embed+search {statistics.median(tot):.2f} ms")
-        qvecs = emb.embed(questions)
+        qvecs = np.stack([emb.embed_query(q) for q in questions])
         from ..rag.layout import from_q8
 
         base_rows = idx.conn.execute("SELECT text, embedding FROM chunks").fetchall()

@@ -14,12 +14,16 @@ def open_index(settings, *, create: bool = True, embedder: bool = True, readonly
     """The index in `settings`; `readonly` for commands that only read it (never changes the file)."""
     from .store import Index
 
-    emb = None
+    index = Index(settings.index_path, None, create=create, readonly=readonly)
     if embedder:
         from .embed import load_embedder
 
-        emb = load_embedder(settings)
-    return Index(settings.index_path, emb, create=create, readonly=readonly)
+        try:  # the embedder the index was made with, if it is one edge knows; else the configured one
+            index.attach_embedder(load_embedder(settings, recorded=index.meta.get("embedder")))
+        except BaseException:
+            index.close()
+            raise
+    return index
 
 
 def open_retriever(settings):
@@ -34,7 +38,7 @@ def open_retriever(settings):
     try:
         if index.n_chunks() == 0:
             raise EmptyIndex(f"the index {index.path} is empty: run `edge index add PATH` (or `edge index add --sample`)")
-        index.attach_embedder(load_embedder(settings))  # an index made by another embedder is refused, as before
+        index.attach_embedder(load_embedder(settings, recorded=index.meta.get("embedder")))
     except BaseException:
         index.close()
         raise

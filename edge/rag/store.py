@@ -390,7 +390,7 @@ class Index:
         if mode != "keyword":
             emb = self._need_embedder()
             t0 = time.perf_counter()
-            qvec = emb.embed_one(query)
+            qvec = emb.embed_query(query)
             embed_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         total = self._cached_count()  # once: both searches decide their method by it
