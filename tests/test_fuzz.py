@@ -205,7 +205,7 @@ def test_index_cli_never_tracebacks(real_home, tmp_path, embedder, monkeypatch):
     import edge.rag.embed as embed_mod
     from edge import cli
 
-    monkeypatch.setattr(embed_mod, "load_embedder", lambda settings: embedder)  # loaded once: the real one
+    monkeypatch.setattr(embed_mod, "load_embedder", lambda settings, recorded=None: embedder)  # loaded once: the real one
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(ROOT / "build" / "knowledge" / sorted(os.listdir(ROOT / "build" / "knowledge"))[0], docs / "a.md")
