@@ -14,25 +14,20 @@ def open_index(settings, *, create: bool = True, embedder: bool = True, readonly
     """The index in `settings`; `readonly` for commands that only read it (never changes the file)."""
     from .store import Index
 
-    emb = None
-    if embedder:
-        from .embed import load_embedder
+    if not embedder:
+        return Index(settings.index_path, None, create=create, readonly=readonly)
+    from .embed import load_embedder
 
-        # the embedder an existing index was made with, if it is one edge knows; else the configured
-        # one. It is loaded before the index is opened, so a missing model creates no index file.
-        recorded = None
-        if settings.index_path.is_file():
-            from ..errors import EdgeError
-
-            try:  # a glance only: an index this cannot read (older schema, damaged) is opened below as always
-                peek = Index(settings.index_path, None, create=False, readonly=True)
-            except EdgeError:
-                peek = None
-            if peek is not None:
-                recorded = peek.meta.get("embedder")
-                peek.close()
-        emb = load_embedder(settings, recorded=recorded)
-    return Index(settings.index_path, emb, create=create, readonly=readonly)
+    if not settings.index_path.is_file():
+        # a new index: the configured embedder, loaded first, so a missing model creates no file
+        return Index(settings.index_path, load_embedder(settings), create=create, readonly=readonly)
+    index = Index(settings.index_path, None, create=create, readonly=readonly)
+    try:  # the embedder the index was made with, if it is one edge knows; else the configured one
+        index.attach_embedder(load_embedder(settings, recorded=index.meta.get("embedder")))
+    except BaseException:
+        index.close()
+        raise
+    return index
 
 
 def open_retriever(settings):
