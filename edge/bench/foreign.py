@@ -235,6 +235,10 @@ def run(settings, *, work: Path | None = None, default_k: int = 4, forms=FORMATS
     return out
 
 
+def _ingest_rate(index_info: dict) -> str:
+    return f"{index_info['embed_tokens_per_s']:.0f}" if index_info.get("embed_tokens_per_s") else "(reused)"
+
+
 def markdown(r: dict) -> str:
     k = r["default_k"]
     lines = [
@@ -251,7 +255,7 @@ def markdown(r: dict) -> str:
     ]
     for fmt in r["indexes"]:
         i, lat = r["indexes"][fmt], r["latency_ms"][fmt]
-        rate = f"{i['embed_tokens_per_s']:.0f}" if i.get("embed_tokens_per_s") else "(reused)"
+        rate = _ingest_rate(i)
         lines.append(f"| {fmt} | {i['documents']} | {i['chunks']} | {i['bytes_per_chunk']} | {rate} | {lat['p50']} / {lat['p95']} ms |")
     lines += ["", f"| fusion | form | evidence in top {k} (all) | top 8 | doc recall@5 (all) | evidence in top {k} (held-out half) | doc recall@5 (held-out) |",
               "|---|---|---|---|---|---|---|"]
@@ -286,7 +290,7 @@ def compare_markdown(runs: dict[str, dict]) -> str:
             a = r["results"]["shipped defaults (rank.py)"][fmt]["all"]
             v = r["results"]["vector only"][fmt]["all"]
             i, lat = r["indexes"][fmt], r["latency_ms"][fmt]
-            rate = f"{i['embed_tokens_per_s']:.0f}" if i.get("embed_tokens_per_s") else "(reused)"
+            rate = _ingest_rate(i)
             lines.append(f"| {name} | {r.get('dim', '?')} | {fmt} | {a[f'evidence_in_top{k}']} | {a['evidence_in_top8']} | {a['doc_recall_at_5']} "
                          f"| {v[f'evidence_in_top{k}']} | {v['evidence_in_top8']} | {rate} | {i['bytes_per_chunk']} | {lat['p50']} ms |")
     lines.append("")
