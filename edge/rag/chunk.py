@@ -28,6 +28,7 @@ class Block:
     start: int  # 1-based line numbers
     end: int
     level: int = 0  # headings
+    cont: bool = False  # the next lines of the block before it (a long block cut by _line_groups)
 
     @property
     def text(self) -> str:
@@ -228,6 +229,24 @@ def _split_block(b: Block, fits: Callable[[str], bool]) -> list[Block]:
     return [piece for o in out for piece in ([o] if fits(o.text) else _split_block(o, fits))]
 
 
+def _line_groups(b: Block, small: Callable[[str], bool]) -> list[Block]:
+    """An oversized block as runs of consecutive lines, each run as long as `small` allows (a line
+    longer than that is a run of its own). Packed back into chunks by the caller, these let the
+    overlap between two chunks carry the lines before a cut, where a split into chunk-sized pieces
+    left nothing small enough to carry: a sentence across the cut was whole in neither chunk."""
+    out: list[Block] = []
+    cur: list[str] = []
+    start = b.start
+    for k, line in enumerate(b.lines):
+        if cur and not small("\n".join(cur + [line])):
+            out.append(Block(b.kind, cur, start, start + len(cur) - 1, cont=bool(out)))
+            cur, start = [], b.start + k
+        cur.append(line)
+    if cur:
+        out.append(Block(b.kind, cur, start, start + len(cur) - 1, cont=bool(out)))
+    return out
+
+
 def chunk_lines(
     lines: list[str],
     kind: str,
@@ -270,20 +289,24 @@ def chunk_blocks(
             return
         h = heading()
         fits = fits_with(h)
+        small = lambda text: count_tokens(text) <= overlap_tokens  # noqa: E731
         pieces: list[Block] = []
         for b in section:
-            pieces.extend([b] if fits(b.text) else _split_block(b, fits))
+            if fits(b.text):
+                pieces.append(b)
+            else:  # in runs of lines no longer than the overlap, so the carry below can repeat the last of them
+                pieces.extend(p for g in _line_groups(b, small) for p in ([g] if fits(g.text) else _split_block(g, fits)))
         cur: list[Block] = []
         for b in pieces:
-            if cur and not fits("\n\n".join(x.text for x in cur + [b])):
+            if cur and not fits(_join(cur + [b])):
                 chunks.append(_mk(cur, h, title, count_tokens))
                 # overlap: carry the last block(s) of the chunk just made, within overlap_tokens
                 carry: list[Block] = []
                 for x in reversed(cur):
-                    if count_tokens("\n\n".join(y.text for y in [x] + carry)) > overlap_tokens:
+                    if count_tokens(_join([x] + carry)) > overlap_tokens:
                         break
                     carry.insert(0, x)
-                cur = carry if fits("\n\n".join(x.text for x in carry + [b])) else []
+                cur = carry if fits(_join(carry + [b])) else []
             cur.append(b)
         if cur:
             chunks.append(_mk(cur, h, title, count_tokens))
@@ -301,8 +324,16 @@ def chunk_blocks(
     return chunks
 
 
+def _join(blocks: list[Block]) -> str:
+    """Blocks' text, a blank line apart; the runs of lines one long block was cut into rejoined line by line."""
+    out = blocks[0].text
+    for b in blocks[1:]:
+        out += ("\n" if b.cont else "\n\n") + b.text
+    return out
+
+
 def _mk(blocks: list[Block], heading: str, title: str, count_tokens) -> Chunk:
-    text = "\n\n".join(b.text for b in blocks)
+    text = _join(blocks)
     c = Chunk(text=text, heading=heading, line_start=blocks[0].start, line_end=blocks[-1].end, title=title)
     c.n_tokens = count_tokens(c.embed_text())
     return c

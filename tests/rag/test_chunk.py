@@ -64,6 +64,26 @@ def test_token_bound_with_overlap_and_split_of_long_paragraphs():
     assert any(chunks[i].line_end >= chunks[i + 1].line_start for i in range(len(chunks) - 1))
 
 
+
+def test_a_long_block_of_lines_is_cut_with_overlap():
+    """One block of many lines and no blank line (a pydoc class body, a long list): the chunks that
+    cut it overlap, so a sentence across a cut is whole in one of them, and each chunk's text is the
+    file's own lines (not pieces rejoined with blank lines)."""
+    lines = [f"line {i}: the value of key{i} is {i * 7} and it" for i in range(60)]
+    lines[30] = "line 30: separators default to (', ', ': ') if indent is None and"
+    lines[31] = "(',', ': ') otherwise."
+    chunks = chunk_lines(lines, "text", wc, max_tokens=80, overlap_tokens=24)
+    assert len(chunks) > 3 and all(c.n_tokens <= 80 for c in chunks)
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.line_start <= a.line_end, (a.line_start, a.line_end, b.line_start, b.line_end)
+    for c in chunks:
+        assert c.text == "\n".join(lines[c.line_start - 1 : c.line_end])
+    assert any("is None and\n(',', ': ') otherwise." in c.text for c in chunks)
+    # a line longer than the overlap is still never split while it fits a chunk
+    long = ["short one", "word " * 40 + "end.", "short two"] * 4
+    cs = chunk_lines(long, "text", wc, max_tokens=60, overlap_tokens=10)
+    assert all(c.text == "\n".join(long[c.line_start - 1 : c.line_end]) for c in cs)
+
 def test_rst_titles_and_literal_blocks():
     rst = """Firmware
 ========
