@@ -203,10 +203,12 @@ def run(settings, *, work: Path | None = None, default_k: int = 4, forms=FORMATS
         work = Path(tmp.name)
     work.mkdir(parents=True, exist_ok=True)
     from ..doctor import cpu_info
+    from ..rag.chunk import CHUNKER_VERSION
 
     out: dict = {"questions": len(facts), "unanswerable": len(questions) - len(facts), "default_k": default_k,
                  "tune_set": len(tune_set), "held_out": len(held_out), "embedder": emb.id, "dim": emb.dim,
-                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_info().get("model", "?")}
+                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu_info().get("model", "?"),
+                 "chunker": CHUNKER_VERSION}
     out["indexes"] = build_indexes(emb, work, forms=forms, log=log)
     idxs = {fmt: Index(work / f"{fmt}.db", emb) for fmt in forms}
     t0 = time.perf_counter()
@@ -295,7 +297,10 @@ def compare_markdown(runs: dict[str, dict]) -> str:
                          f"| {v[f'evidence_in_top{k}']} | {v['evidence_in_top8']} | {rate} | {i['bytes_per_chunk']} | {lat['p50']} ms |")
     lines.append("")
     for name, r in runs.items():
-        lines.append(f"- {name}: {r.get('embedder', '?')}, measured {r.get('measured_at', '(time not recorded)')} on {r.get('cpu', '(CPU not recorded)')}")
+        lines.append(f"- {name}: {r.get('embedder', '?')}, measured {r.get('measured_at', '(time not recorded)')} on {r.get('cpu', '(CPU not recorded)')}, "
+                     f"chunker version {r.get('chunker', 1)}")
+    if len({r.get("chunker", 1) for r in runs.values()}) > 1:
+        lines.append("- **These runs cut the corpus with different chunkers**: their differences are not the embedders' alone.")
     first, base = next(iter(runs.items()))
     for name, r in list(runs.items())[1:]:
         for fmt in (f for f in r["indexes"] if f in base["indexes"]):

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+# Changes when the same file is cut into other chunks: benchmark runs record it, so runs made with
+# different chunkers are not compared as if only the embedder differed. 2: overlapping cuts inside
+# a block too long for one chunk.
+CHUNKER_VERSION = 2
+
 TEXT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".rst": "rst", ".txt": "text", ".text": "text"}
 # Read by edge/rag/loaders.py into the same blocks the text formats parse into.
 DOCUMENT_SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".docx": "docx", ".epub": "epub"}

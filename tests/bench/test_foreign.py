@@ -36,3 +36,22 @@ def test_pdf_form_keeps_the_evidence(tmp_path):
         for q in load_questions():
             if q.get("module") == m:
                 assert norm(q["evidence"]) in text, q["id"]
+
+
+def test_embedder_comparison_says_when_the_chunkers_differ():
+    from edge.bench.foreign import compare_markdown
+
+    def run(emb, chunker=None):
+        res = {"n": 70, "evidence_in_top4": 0.8, "evidence_in_top8": 0.9, "doc_recall_at_5": 1.0}
+        r = {"default_k": 4, "embedder": emb, "dim": 384, "indexes": {"text": {"bytes_per_chunk": 1600.0, "embed_tokens_per_s": 6000.0}},
+             "results": {"shipped defaults (rank.py)": {"text": {"all": res}}, "vector only": {"text": {"all": res}}},
+             "latency_ms": {"text": {"p50": 10.0}}}
+        if chunker is not None:
+            r["chunker"] = chunker
+        return r
+
+    same = compare_markdown({"minilm": run("a", 2), "nomic": run("b", 2)})
+    assert "chunker version 2" in same and "different chunkers" not in same
+    # a run from before versions were recorded was made by the first chunker
+    mixed = compare_markdown({"minilm": run("a", 2), "nomic": run("b")})
+    assert "chunker version 1" in mixed and "different chunkers" in mixed
