@@ -200,17 +200,7 @@ PARSERS = {"markdown": parse_markdown, "rst": parse_rst, "text": parse_text}
 def _split_block(b: Block, fits: Callable[[str], bool]) -> list[Block]:
     """Split an oversized block at line boundaries, then sentences, then words."""
     if len(b.lines) > 1:
-        out: list[Block] = []
-        cur: list[str] = []
-        cur_start = b.start
-        for k, line in enumerate(b.lines):
-            if cur and not fits("\n".join(cur + [line])):
-                out.append(Block(b.kind, cur, cur_start, cur_start + len(cur) - 1))
-                cur, cur_start = [], b.start + k
-            cur.append(line)
-        if cur:
-            out.append(Block(b.kind, cur, cur_start, cur_start + len(cur) - 1))
-        return [piece for o in out for piece in (_split_block(o, fits) if not fits(o.text) else [o])]
+        return [piece for o in _line_groups(b, fits) for piece in (_split_block(o, fits) if not fits(o.text) else [o])]
     # one long line: sentences, then words
     text = b.lines[0]
     units = re.split(r"(?<=[.!?;:])\s+", text)
