@@ -42,6 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 REFUSAL = "The documents don't say."
 K = 4
+# Words per focused passage in the training prompts: what `edge.prompt.focus` gave by default when the
+# committed datasets were made (their reports said 36, the runtime setting of the time, which they never used).
+PASSAGE_WORDS = 40
 SEED = 20261201
 # Refusals are the easy, safe answer: too many and a small model learns to decline everything. The
 # first tiny run (25 % of fact questions also asked without their answer, every unanswerable
@@ -154,7 +157,7 @@ def main() -> int:
                     if which == "train" and rng.random() >= args.unanswerable_share:  # dev keeps them all
                         continue
                     res, _, _ = index.search(question, k=K)
-                    ps = focus(question, [passage(r) for r in res])
+                    ps = focus(question, [passage(r) for r in res], words=PASSAGE_WORDS)
                     add(which, "unanswerable", {"id": q["id"], "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=ps, answer=REFUSAL)})
                     continue
                 contains = q.get("answer_contains") or [q["answer"]]
@@ -171,7 +174,7 @@ def main() -> int:
                     kind = "oracle"
                 else:
                     kind = "retrieved"
-                shown = focus(question, ps)
+                shown = focus(question, ps, words=PASSAGE_WORDS)
                 n = next((i for i, p in enumerate(shown, 1) if holds(p.heading + "\n" + p.shown, contains)), None)
                 answer = f"{q['answer'].strip().rstrip('.')} [{n}]" if n else REFUSAL
                 add(which, kind if n else "focused_out", {"id": q["id"], "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=shown, answer=answer)})
@@ -179,7 +182,7 @@ def main() -> int:
                 if rng.random() < args.negative_share:
                     neg = [p for p in cands if not any(norm(c) in norm(p.heading + "\n" + p.text) for c in contains)][:K]
                     if len(neg) == K:
-                        add(which, "answer_removed", {"id": q["id"] + "-neg", "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=focus(question, neg), answer=REFUSAL)})
+                        add(which, "answer_removed", {"id": q["id"] + "-neg", "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=focus(question, neg, words=PASSAGE_WORDS), answer=REFUSAL)})
                 # a revised value: the passage says something else now, and the answer follows it
                 rev = q.get("revision")
                 if n and rev and rev.get("old") and rev.get("new") and rev["old"] in shown[n - 1].shown:
@@ -230,7 +233,7 @@ def main() -> int:
     report = {"size": args.size, "general_answers_from": base_name, "collections": {"train": sum(v == "train" for v in split.values()),
               "dev": sum(v == "dev" for v in split.values())}, "dev_collections": sorted(str(c.relative_to(ROOT)) for c, v in split.items() if v == "dev"),
               "examples": {k: len(v) for k, v in out_rows.items()}, "kinds": stats, "skipped": skipped, "k": K,
-              "passage_words": settings.passage_words, "system_prompt": READER_SYSTEM_PROMPT, "seed": SEED,
+              "passage_words": PASSAGE_WORDS, "system_prompt": READER_SYSTEM_PROMPT, "seed": SEED,
               "negative_share": args.negative_share, "unanswerable_share": args.unanswerable_share,
               "refusal_share_of_reading": {w: round(sum(stats[w].get(k, 0) for k in ("answer_removed", "unanswerable", "focused_out"))
                                                     / max(1, sum(v for k, v in stats[w].items() if not k.startswith("manual_") and k != "general")), 4)
