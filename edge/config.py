@@ -85,7 +85,7 @@ class Settings:
     ttft_budget_s: float = _help("Time to first token (with retrieval) the default model must keep on this device; the largest "
                                  "size within it is chosen.", default=3.0, lo=0.05, hi=600.0)
     passage_words: int = _help("Words of each retrieved passage shown to the model, on average: the lines that bear on the "
-                               "question (0 = whole passages).", default=36, lo=0, hi=10_000)
+                               "question (0 = whole passages).", default=48, lo=0, hi=10_000)
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0, lo=0, hi=1024)
     embedder: str = _help("Embedding model of a new index: minilm (all-MiniLM-L6-v2, ONNX) or nomic (nomic-embed-text-v1.5, "
                           "llama.cpp; `edge models pull nomic-embed-text-v1.5-f16` first). An index keeps the one it was "
