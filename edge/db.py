@@ -162,7 +162,12 @@ def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool
         else:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < len(kind.migrations):
-                raise StorageError(f"the {kind.name} {path} has an older schema ({version}); "
+                if all(os.access(p, os.W_OK) for p in (path, path.parent)):
+                    # a reader meets a file an older edge wrote: upgrade it once, then read it
+                    conn.close()
+                    open_store(path, kind, vec=vec, create=False, timeout_s=timeout_s).close()
+                    return open_store(path, kind, vec=vec, readonly=True, create=False, timeout_s=timeout_s)
+                raise StorageError(f"the {kind.name} {path} has an older schema ({version}) and is read-only here: "
                                    "open it once for writing (e.g. `edge index add`) to upgrade it")
     except BaseException:
         conn.close()

@@ -171,5 +171,22 @@ def run(settings: Settings, *, setting_problems: list[str] | None = None) -> Rep
             r.checks.append(Check("default model", False, str(e)))
     except Exception as e:
         r.checks.append(Check("models", False, str(e)))
+    # the document index, if there is one
+    if settings.index_path.is_file():
+        try:
+            from .rag import open_index
+
+            idx = open_index(settings, create=False, embedder=False, readonly=True)
+            try:
+                st = idx.stats()
+            finally:
+                idx.close()
+            r.info["index"] = {k: st[k] for k in ("path", "documents", "chunks", "embedder", "schema_version", "chunker", "documents_to_rechunk")}
+            detail = f"{st['documents']} documents, {st['chunks']} chunks, embedder {st['embedder']}"
+            if st["documents_to_rechunk"]:  # not a fault: they are searched as they are
+                detail += f"; {st['documents_to_rechunk']} cut into chunks by an older edge: `edge index refresh` cuts them again"
+            r.checks.append(Check("index", True, detail))
+        except Exception as e:
+            r.checks.append(Check("index", False, str(e)))
     r.info["settings"] = settings.to_dict()
     return r

@@ -11,7 +11,8 @@ def sample_knowledge_dir() -> Path:
 
 
 def open_index(settings, *, create: bool = True, embedder: bool = True, readonly: bool = False):
-    """The index in `settings`; `readonly` for commands that only read it (never changes the file)."""
+    """The index in `settings`; `readonly` for commands that only read it (never changes the file,
+    but for upgrading the schema of one an older edge wrote, once, when the file is writable)."""
     from .store import Index
 
     if not embedder:

@@ -75,6 +75,16 @@ def cmd_sync(args) -> int:
     return _report(args, rep, "synced")
 
 
+def cmd_refresh(args) -> int:
+    from . import open_index
+
+    idx = open_index(_settings(args), create=False)
+    bar, on = _progress_printer(args, "refreshing")
+    rep = idx.refresh(prune=args.prune, progress=on)
+    bar.close(None) if not args.json else None
+    return _report(args, rep, "refreshed")
+
+
 def cmd_remove(args) -> int:
     from . import open_index
 
@@ -115,6 +125,9 @@ def cmd_stats(args) -> int:
         return 0
     for k, v in st.items():
         print(f"{k:15s} {line_safe(str(v))}")
+    if st["documents_to_rechunk"]:
+        print(f"edge: {st['documents_to_rechunk']} document(s) were cut into chunks by an older edge; "
+              "`edge index refresh` cuts them again", file=sys.stderr)
     return 0
 
 
@@ -163,6 +176,11 @@ def add_index_parser(sub) -> None:
     s.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     common(s)
     s.set_defaults(func=cmd_sync)
+    rf = isub.add_parser("refresh", help="index again what changed, and what an older edge cut into chunks", description="Index again every indexed document whose file changed, or that an older version of edge cut into chunks (`edge index stats` counts those). A file that is gone is reported and keeps its chunks, unless --prune.")
+    rf.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
+    rf.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    common(rf)
+    rf.set_defaults(func=cmd_refresh)
     r = isub.add_parser("remove", help="remove a document (or every document under a folder)", description="Remove a document, or every document under a folder, from the index.")
     r.add_argument("path")
     common(r)

@@ -28,7 +28,7 @@ import numpy as np
 from .. import db
 from ..paths import user_path
 from ..errors import DocumentError, EdgeError, IndexError_, UsageError
-from .chunk import PARSERS, Chunk, kind_of
+from .chunk import CHUNKER_VERSION, PARSERS, Chunk, kind_of
 from .embed import Embedder
 from .rank import Fusion, fuse
 from .layout import create_vector_tables, delete_chunks, from_q8, insert_chunk, migrate_v1_to_v2, q8
@@ -78,7 +78,14 @@ def _m1(conn) -> None:
     conn.execute("CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row)")
 
 
-MIGRATIONS = [_m1, migrate_v1_to_v2]
+def _m3(conn) -> None:
+    """Each document records the chunker that cut it (CHUNKER_VERSION); 0 = cut before this was
+    recorded. A document cut by an older chunker is cut again by the next `edge index add` or
+    `edge index refresh`, even when its file is unchanged."""
+    conn.execute("ALTER TABLE documents ADD COLUMN chunker INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS = [_m1, migrate_v1_to_v2, _m3]
 
 INDEX_KIND = db.Kind(
     name="document index", tables=("meta", "documents", "chunks"), migrations=MIGRATIONS,
@@ -222,9 +229,9 @@ class Index:
     # -- reading ---------------------------------------------------------------------------
     def documents(self) -> list[dict]:
         rows = self.conn.execute(
-            "SELECT path, title, kind, n_chunks, size, sha256, mtime, indexed_at FROM documents ORDER BY path"
+            "SELECT path, title, kind, n_chunks, size, sha256, mtime, indexed_at, chunker FROM documents ORDER BY path"
         ).fetchall()
-        keys = ["path", "title", "kind", "chunks", "bytes", "sha256", "mtime", "indexed_at"]
+        keys = ["path", "title", "kind", "chunks", "bytes", "sha256", "mtime", "indexed_at", "chunker"]
         return [dict(zip(keys, r)) for r in rows]
 
     def stats(self) -> dict:
@@ -237,8 +244,13 @@ class Index:
             "bytes_on_disk": size, "bytes_per_chunk": round(size / n_chunks, 1) if n_chunks else None,
             "embedder": self.meta.get("embedder"), "dim": int(self.meta["dim"]) if "dim" in self.meta else None,
             "schema_version": self.conn.execute("PRAGMA user_version").fetchone()[0],
+            "chunker": CHUNKER_VERSION, "documents_to_rechunk": self.n_stale(),
             "sqlite_vec": self.conn.execute("SELECT vec_version()").fetchone()[0],
         }
+
+    def n_stale(self) -> int:
+        """Documents cut by an older chunker than this edge's (`edge index refresh` cuts them again)."""
+        return self.conn.execute("SELECT count(*) FROM documents WHERE chunker < ?", (CHUNKER_VERSION,)).fetchone()[0]
 
     def chunk(self, chunk_id: int) -> SearchResult | None:
         row = self.conn.execute(
@@ -447,7 +459,7 @@ class Index:
                 v = vecs[i : i + len(chunks)]
                 i += len(chunks)
                 status = self._write_document(path, info, chunks, v)
-                emit(FileOutcome(str(path), status, chunks=len(chunks), tokens=sum(c.n_tokens for c in chunks)))
+                emit(FileOutcome(str(path), status, info["reason"], chunks=len(chunks), tokens=sum(c.n_tokens for c in chunks)))
             pending.clear()
 
         for path, problem in iter_files(paths):
@@ -476,9 +488,10 @@ class Index:
             return got
         st, data, text = got
         sha = hashlib.sha256(data).hexdigest()
-        row = self.conn.execute("SELECT sha256 FROM documents WHERE path = ?", (str(path),)).fetchone()
-        if row and row[0] == sha:
+        row = self.conn.execute("SELECT sha256, chunker FROM documents WHERE path = ?", (str(path),)).fetchone()
+        if row and row[0] == sha and row[1] == CHUNKER_VERSION:
             return FileOutcome(str(path), "unchanged")
+        rechunk = bool(row and row[0] == sha)
         if not data.strip():
             return FileOutcome(str(path), "skipped", "empty file")
         from .loaders import load
@@ -488,7 +501,8 @@ class Index:
         except DocumentError as e:
             return FileOutcome(str(path), "failed", str(e))
         chunks = doc.chunks(self.embedder.count_tokens, max_tokens=min(CHUNK_TOKENS, self.embedder.max_tokens), overlap_tokens=CHUNK_OVERLAP)
-        info = {"sha256": sha, "mtime": st.st_mtime, "size": st.st_size, "title": doc.title, "kind": kind}
+        info = {"sha256": sha, "mtime": st.st_mtime, "size": st.st_size, "title": doc.title, "kind": kind,
+                "reason": f"unchanged file cut again by chunker {CHUNKER_VERSION} (was {row[1] or 'unrecorded'})" if rechunk else ""}
         return info, chunks
 
     def _write_document(self, path: Path, info: dict, chunks: list[Chunk], vecs: np.ndarray) -> str:
@@ -499,14 +513,14 @@ class Index:
             if row:
                 self._delete_chunks(row[0])
                 c.execute(
-                    "UPDATE documents SET sha256=?, mtime=?, size=?, title=?, kind=?, n_chunks=?, indexed_at=? WHERE id=?",
-                    (info["sha256"], info["mtime"], info["size"], info["title"], info["kind"], len(chunks), time.time(), row[0]),
+                    "UPDATE documents SET sha256=?, mtime=?, size=?, title=?, kind=?, n_chunks=?, indexed_at=?, chunker=? WHERE id=?",
+                    (info["sha256"], info["mtime"], info["size"], info["title"], info["kind"], len(chunks), time.time(), CHUNKER_VERSION, row[0]),
                 )
                 doc_id, status = row[0], "updated"
             else:
                 cur = c.execute(
-                    "INSERT INTO documents(path, sha256, mtime, size, title, kind, n_chunks, indexed_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (str(path), info["sha256"], info["mtime"], info["size"], info["title"], info["kind"], len(chunks), time.time()),
+                    "INSERT INTO documents(path, sha256, mtime, size, title, kind, n_chunks, indexed_at, chunker) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (str(path), info["sha256"], info["mtime"], info["size"], info["title"], info["kind"], len(chunks), time.time(), CHUNKER_VERSION),
                 )
                 doc_id, status = cur.lastrowid, "added"
             for seq, (ch, v) in enumerate(zip(chunks, vecs)):
@@ -542,6 +556,30 @@ class Index:
                 raise
             removed.append(dpath)
         return removed
+
+    def refresh(self, *, prune: bool = False, progress=None) -> AddReport:
+        """Index again every indexed document whose file changed or that an older chunker cut.
+        A file that is gone is a failure (its chunks stay) unless `prune` drops it."""
+        rep = AddReport()
+        t0 = time.perf_counter()
+        present = []
+        for (dpath,) in self.conn.execute("SELECT path FROM documents ORDER BY path").fetchall():
+            if Path(dpath).is_file():
+                present.append(dpath)
+            elif prune:
+                rep.removed.extend(self.remove(dpath))
+            else:
+                o = FileOutcome(dpath, "failed", "the file is gone; its chunks stay in the index until "
+                                                 "`edge index remove PATH` or `edge index refresh --prune`")
+                rep.outcomes.append(o)
+                if progress:
+                    progress(o)
+        if present:
+            got = self.add(present, progress=progress)
+            rep.outcomes.extend(got.outcomes)
+            rep.embed_seconds = got.embed_seconds
+        rep.seconds = time.perf_counter() - t0
+        return rep
 
     def sync(self, folder: str | Path, *, progress=None) -> AddReport:
         """Add new and changed files under `folder`, and drop documents whose files vanished."""

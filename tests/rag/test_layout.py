@@ -56,7 +56,7 @@ def test_version_1_index_is_migrated_in_place(embedder, tmp_path):
     conn.close()
 
     idx = Index(p, embedder)
-    assert idx.stats()["schema_version"] == len(MIGRATIONS) == 2
+    assert idx.stats()["schema_version"] == len(MIGRATIONS) == 3
     res, _, _ = idx.search("valve opening pressure", k=1)
     assert res[0].text == texts[1] and res[0].page == 0
     res, _, _ = idx.search("PX-1138", k=1, mode="keyword")

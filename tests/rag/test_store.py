@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -219,3 +220,93 @@ def test_sync_adds_changes_and_drops_vanished(embedder, tmp_path):
     assert [Path(p).name for p in rep.removed] == ["a.md"]
     assert sorted(Path(x["path"]).name for x in idx.documents()) == ["b.md", "c.md", "e.md"]
     assert idx.remove(d) and idx.documents() == []
+
+
+def _cut_by_an_older_chunker(idx, docs, monkeypatch):
+    """Index `docs` as an older edge would have: another chunker version cutting other chunks."""
+    import edge.rag.store as store
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "CHUNKER_VERSION", store.CHUNKER_VERSION - 1)
+        m.setattr(store, "CHUNK_TOKENS", 24)
+        rep = idx.add([docs])
+    assert rep.count("added") == 2
+    return counts(idx)
+
+
+def _two_docs(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    lines = "\n".join(f"- setting {i} defaults to {i * 7} seconds" for i in range(40))
+    (docs / "a.md").write_text(f"# Timers\n\n{lines}\n")
+    (docs / "b.md").write_text("# Valve\n\nThe valve opens at 3 bar.\n")
+    return docs
+
+
+def test_documents_an_older_chunker_cut_are_cut_again(embedder, tmp_path, monkeypatch):
+    docs = _two_docs(tmp_path)
+    fresh = Index(tmp_path / "fresh.db", embedder)
+    fresh.add([docs])
+    idx = Index(tmp_path / "i.db", embedder)
+    old = _cut_by_an_older_chunker(idx, docs, monkeypatch)
+    assert old["chunks"] > counts(fresh)["chunks"]
+    assert idx.stats()["documents_to_rechunk"] == 2
+
+    rep = idx.add([docs])  # the files did not change, the chunker did
+    assert rep.count("updated") == 2 and rep.count("unchanged") == 0
+    assert all("cut again by chunker" in o.reason for o in rep.outcomes)
+    assert counts(idx) == counts(fresh)
+    texts = lambda i: [r[0] for r in i.conn.execute("select c.text from chunks c order by c.doc_id, c.seq")]  # noqa: E731
+    assert texts(idx) == texts(fresh)
+    assert idx.stats()["documents_to_rechunk"] == 0
+    assert idx.add([docs]).count("unchanged") == 2
+
+
+def test_refresh_recuts_reindexes_changes_and_keeps_gone_files_unless_pruned(embedder, tmp_path, monkeypatch):
+    docs = _two_docs(tmp_path)
+    idx = Index(tmp_path / "i.db", embedder)
+    _cut_by_an_older_chunker(idx, docs, monkeypatch)
+    (docs / "b.md").unlink()
+    rep = idx.refresh()
+    assert rep.count("updated") == 1 and [Path(o.path).name for o in rep.failed] == ["b.md"]
+    assert "the file is gone" in rep.failed[0].reason
+    assert len(idx.documents()) == 2 and idx.stats()["documents_to_rechunk"] == 1  # b's chunks stay
+    rep = idx.refresh(prune=True)
+    assert [Path(p).name for p in rep.removed] == ["b.md"] and rep.count("unchanged") == 1 and not rep.failed
+    assert [Path(x["path"]).name for x in idx.documents()] == ["a.md"] and idx.stats()["documents_to_rechunk"] == 0
+
+
+def test_an_index_from_before_chunker_versions_is_upgraded_by_a_reader(embedder, tmp_path):
+    from edge.rag.store import INDEX_KIND, MIGRATIONS
+
+    docs = _two_docs(tmp_path)
+    p = tmp_path / "old.db"
+    Index(p, embedder).add([docs])
+    conn = db.connect(p)  # make it what schema 2 left: no chunker column
+    conn.execute("ALTER TABLE documents DROP COLUMN chunker")
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    # a read-only open (what `edge ask --rag` does) of a writable file upgrades it
+    conn = db.open_store(p, INDEX_KIND, readonly=True, create=False)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+    conn.close()
+    idx = Index(p, embedder)
+    assert idx.stats()["documents_to_rechunk"] == 2
+    assert idx.add([docs]).count("updated") == 2 and idx.stats()["documents_to_rechunk"] == 0
+
+
+def test_cli_refresh_and_stats(real_home, tmp_path):
+    docs = _two_docs(tmp_path)
+    assert run_edge("index", "add", str(docs)).returncode == 0
+    p = run_edge("index", "stats", "--json")
+    assert p.returncode == 0 and '"documents_to_rechunk": 0' in p.stdout
+    doc = json.loads(run_edge("doctor", "--json").stdout)
+    assert doc["index"]["documents"] == 2 and doc["index"]["documents_to_rechunk"] == 0
+    assert [c["ok"] for c in doc["checks"] if c["name"] == "index"] == [True]
+    (docs / "b.md").write_text("# Valve\n\nThe valve opens at 4 bar.\n")
+    (docs / "a.md").unlink()
+    p = run_edge("index", "refresh")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert "a.md: the file is gone" in p.stderr and "1 updated" in p.stdout
+    p = run_edge("index", "refresh", "--prune", "--json")
+    assert p.returncode == 0 and '"removed"' in p.stdout and "a.md" in p.stdout
