@@ -18,6 +18,8 @@ from edge.train.evaluate import citation_valid, correct, holds
     ("0123456789 [1]", "'0123456789'", True),  # a quoted string's text, without its quotes
     ("'tmp+'", "'tmp'", False), ("T", "'T'", False),  # ... but not inside other text, and not one character alone
     ("shlex.quote", "quote", True), ("Revision B", "Revision B", True),
+    ("-1 [2]", "1", False), ("level=-1", "1", False), ("(-1)", "1", False),  # a negative number is another value
+    ("Z_DEFAULT_COMPRESSION = -1", "-1", True), ("1-5", "1", True), ("pages 3-7", "7", True),  # ... a range's dash is not a sign
 ])
 def test_holds_a_value_as_a_whole(text, expected, want):
     assert holds(text, expected) is want

@@ -42,7 +42,7 @@ def _forms(expected: str) -> list[tuple[str, bool]]:
 def holds(text: str, expected: str) -> bool:
     """Does `text` state `expected`? Compared as `norm` compares (spacing inside the value ignored),
     with citation markers ([1]) not part of the text, and a number as a whole number: "1" is not in
-    "10", "0.1", "v1" or "[1]" (see _forms for the other ways a value may be written)."""
+    "10", "0.1", "v1", "-1" or "[1]" (see _forms for the other ways a value may be written)."""
     t = canon(_CITATION.sub(" ", text))
     for form, strict in _forms(expected):
         w = re.sub(r"\s+", "", canon(form))
@@ -52,8 +52,8 @@ def holds(text: str, expected: str) -> bool:
         if strict:
             pat = r"(?<![\w+\-./*])" + pat + r"(?![\w+\-/*])(?!\.\w)"
         else:
-            if w[0].isdigit():
-                pat = r"(?<![0-9a-z])(?<![0-9][.,])" + pat
+            if w[0].isdigit():  # not inside a longer number, nor after a minus sign ("1" is not "-1")
+                pat = r"(?<![0-9a-z])(?<![0-9][.,])(?<!(?<![0-9a-z)\]])-)" + pat
             if w[-1].isdigit():
                 pat += r"(?![0-9a-z])(?![.,][0-9])"
         if re.search(pat, t):
