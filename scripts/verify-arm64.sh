@@ -325,6 +325,7 @@ open("/root/formats/heater.html", "w").write(
     "<html><head><title>Heater notes</title><script>var x = 1;</script></head><body><nav>menu</nav>"
     "<h1>Heater notes</h1><p>The frost heater switches on below 4 degrees.</p></body></html>")
 EOF
+rm -f "$RFS/root/formats.db"*  # a fresh index each run: the check counts files added
 guest $E index add /root/formats --index /root/formats.db --json >"$WORK/formats-add.json"
 guest $E index search "vent motor stall load" --index /root/formats.db --json >"$WORK/formats-search.json"
 
