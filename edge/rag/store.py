@@ -560,24 +560,19 @@ class Index:
     def refresh(self, *, prune: bool = False, progress=None) -> AddReport:
         """Index again every indexed document whose file changed or that an older chunker cut.
         A file that is gone is a failure (its chunks stay) unless `prune` drops it."""
-        rep = AddReport()
         t0 = time.perf_counter()
-        present = []
-        for (dpath,) in self.conn.execute("SELECT path FROM documents ORDER BY path").fetchall():
-            if Path(dpath).is_file():
-                present.append(dpath)
-            elif prune:
+        paths = [p for (p,) in self.conn.execute("SELECT path FROM documents ORDER BY path").fetchall()]
+        gone = {p for p in paths if not Path(p).is_file()}
+        rep = self.add([p for p in paths if p not in gone], progress=progress)
+        for dpath in sorted(gone):
+            if prune:
                 rep.removed.extend(self.remove(dpath))
-            else:
-                o = FileOutcome(dpath, "failed", "the file is gone; its chunks stay in the index until "
-                                                 "`edge index remove PATH` or `edge index refresh --prune`")
-                rep.outcomes.append(o)
-                if progress:
-                    progress(o)
-        if present:
-            got = self.add(present, progress=progress)
-            rep.outcomes.extend(got.outcomes)
-            rep.embed_seconds = got.embed_seconds
+                continue
+            o = FileOutcome(dpath, "failed", "the file is gone; its chunks stay in the index until "
+                                             "`edge index remove PATH` or `edge index refresh --prune`")
+            rep.outcomes.append(o)
+            if progress:
+                progress(o)
         rep.seconds = time.perf_counter() - t0
         return rep
 
