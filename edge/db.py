@@ -104,6 +104,15 @@ def _setup(conn, *, vec: bool, readonly: bool) -> None:
         raise StorageError(f"{conn.edge_path} is not a usable SQLite database: {e}") from None
 
 
+def _unwritable(path: Path) -> str:
+    """What keeps edge from writing the database `path`: "the file", "its folder" (for the -wal and -shm
+    files), or "" when both can be written."""
+    for p, what in ((path, "the file"), (path.parent, "its folder")):
+        if not os.access(p, os.W_OK):
+            return what
+    return ""
+
+
 def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool = False, create: bool = True,
                timeout_s: float | None = None):
     """The one way edge opens its own database files (the index, the conversation store).
@@ -141,11 +150,10 @@ def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool
     else:
         # SQLite opens a file it may not write read-only without a word, then fails mid-way;
         # say so first. The folder must be writable too, for the -wal and -shm files.
-        for p in (path, path.parent):
-            if not os.access(p, os.W_OK):
-                raise StorageError(f"the {kind.name} {path} is read-only ({'the file' if p == path else 'its folder'} cannot "
-                                   "be written): commands that only read it work; to change it, make it writable or "
-                                   "copy it somewhere writable and pass --index")
+        what = _unwritable(path)
+        if what:
+            raise StorageError(f"the {kind.name} {path} is read-only ({what} cannot be written): commands that only read "
+                               "it work; to change it, make it writable or copy it somewhere writable and pass --index")
         conn = _open(path, readonly=False, timeout_s=timeout_s)
     conn.edge_kind = kind
     try:
@@ -162,7 +170,7 @@ def open_store(path: str | Path, kind: Kind, *, vec: bool = True, readonly: bool
         else:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < len(kind.migrations):
-                if all(os.access(p, os.W_OK) for p in (path, path.parent)):
+                if not _unwritable(path):
                     # a reader meets a file an older edge wrote: upgrade it once, then read it
                     conn.close()
                     open_store(path, kind, vec=vec, create=False, timeout_s=timeout_s).close()

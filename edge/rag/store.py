@@ -562,7 +562,7 @@ class Index:
         A file that is gone is a failure (its chunks stay) unless `prune` drops it."""
         t0 = time.perf_counter()
         paths = [p for (p,) in self.conn.execute("SELECT path FROM documents ORDER BY path").fetchall()]
-        gone = {p for p in paths if not Path(p).is_file()}
+        gone = {p for p in paths if _gone(p)}
         rep = self.add([p for p in paths if p not in gone], progress=progress)
         for dpath in sorted(gone):
             if prune:
@@ -588,9 +588,15 @@ class Index:
         for (dpath,) in self.conn.execute(
             "SELECT path FROM documents WHERE path LIKE ? ESCAPE '\\'", (_like_prefix(prefix),)
         ).fetchall():
-            if not Path(dpath).is_file() or kind_of(Path(dpath)) is None:
+            if _gone(dpath):
                 rep.removed.extend(self.remove(dpath))
         return rep
+
+
+def _gone(dpath: str) -> bool:
+    """An indexed document whose file is no longer there to read: removed, replaced by a folder, or of
+    a kind edge no longer reads (what `sync` drops and `refresh` reports)."""
+    return not Path(dpath).is_file() or kind_of(Path(dpath)) is None
 
 
 def _pack_signs(v8: np.ndarray) -> np.ndarray:
