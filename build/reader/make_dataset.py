@@ -42,9 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 REFUSAL = "The documents don't say."
 K = 4
-# Words per focused passage in the training prompts: what `edge.prompt.focus` gave by default when the
-# committed datasets were made (their reports said 36, the runtime setting of the time, which they never used).
-PASSAGE_WORDS = 40
+# Words per focused passage in the training prompts. With several, each question draws one (from its own
+# random stream, so the other draws do not move): the runtime's `passage_words` is a setting a user may
+# change. The committed datasets were made at 40 words; a tiny run on 32, 40 and 48 with the second focus
+# read worse on the dev split and the sample manual, better on the foreign corpus (build/reports/reader-tiny-v4/).
+PASSAGE_WORDS = (40,)
 SEED = 20261201
 # Refusals are the easy, safe answer: too many and a small model learns to decline everything. The
 # first tiny run (25 % of fact questions also asked without their answer, every unanswerable
@@ -87,7 +89,16 @@ def main() -> int:
                          "the committed dataset was made without)")
     ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE, help="share of fact questions also asked with their answer removed")
     ap.add_argument("--unanswerable-share", type=float, default=UNANSWERABLE_SHARE, help="share of the unanswerable questions used")
+    ap.add_argument("--words", default=",".join(map(str, PASSAGE_WORDS)),
+                    help="words per focused passage, comma-separated: each question draws one (default %(default)s)")
     args = ap.parse_args()
+    try:
+        word_choices = [int(w) for w in args.words.split(",") if w.strip()]
+    except ValueError:
+        word_choices = []
+    if not word_choices or min(word_choices) <= 0:
+        print(f"--words {args.words!r}: give positive whole numbers, e.g. 32,40,48", file=sys.stderr)
+        return 2
     general_prompts = list(GENERAL)
     if args.general:  # read before the long work, so a bad path fails at once
         try:
@@ -106,6 +117,7 @@ def main() -> int:
 
     settings = load_settings()
     rng = random.Random(SEED)
+    words_rng = random.Random(SEED + 1)
     msgs = PromptBuilder.messages
     cols = collections(Path(args.corpus))
     if not cols:
@@ -153,11 +165,12 @@ def main() -> int:
             which = split[col]
             for q in json.loads((col / "questions.json").read_text(encoding="utf-8")):
                 question = q["question"]
+                words = words_rng.choice(word_choices)
                 if q["kind"] == "unanswerable":
                     if which == "train" and rng.random() >= args.unanswerable_share:  # dev keeps them all
                         continue
                     res, _, _ = index.search(question, k=K)
-                    ps = focus(question, [passage(r) for r in res], words=PASSAGE_WORDS)
+                    ps = focus(question, [passage(r) for r in res], words=words)
                     add(which, "unanswerable", {"id": q["id"], "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=ps, answer=REFUSAL)})
                     continue
                 contains = q.get("answer_contains") or [q["answer"]]
@@ -174,7 +187,7 @@ def main() -> int:
                     kind = "oracle"
                 else:
                     kind = "retrieved"
-                shown = focus(question, ps, words=PASSAGE_WORDS)
+                shown = focus(question, ps, words=words)
                 n = next((i for i, p in enumerate(shown, 1) if holds(p.heading + "\n" + p.shown, contains)), None)
                 answer = f"{q['answer'].strip().rstrip('.')} [{n}]" if n else REFUSAL
                 add(which, kind if n else "focused_out", {"id": q["id"], "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=shown, answer=answer)})
@@ -182,7 +195,7 @@ def main() -> int:
                 if rng.random() < args.negative_share:
                     neg = [p for p in cands if not any(norm(c) in norm(p.heading + "\n" + p.text) for c in contains)][:K]
                     if len(neg) == K:
-                        add(which, "answer_removed", {"id": q["id"] + "-neg", "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=focus(question, neg, words=PASSAGE_WORDS), answer=REFUSAL)})
+                        add(which, "answer_removed", {"id": q["id"] + "-neg", "messages": msgs(question, system=READER_SYSTEM_PROMPT, passages=focus(question, neg, words=words), answer=REFUSAL)})
                 # a revised value: the passage says something else now, and the answer follows it
                 rev = q.get("revision")
                 if n and rev and rev.get("old") and rev.get("new") and rev["old"] in shown[n - 1].shown:
@@ -233,7 +246,7 @@ def main() -> int:
     report = {"size": args.size, "general_answers_from": base_name, "collections": {"train": sum(v == "train" for v in split.values()),
               "dev": sum(v == "dev" for v in split.values())}, "dev_collections": sorted(str(c.relative_to(ROOT)) for c, v in split.items() if v == "dev"),
               "examples": {k: len(v) for k, v in out_rows.items()}, "kinds": stats, "skipped": skipped, "k": K,
-              "passage_words": PASSAGE_WORDS, "system_prompt": READER_SYSTEM_PROMPT, "seed": SEED,
+              "passage_words": word_choices, "system_prompt": READER_SYSTEM_PROMPT, "seed": SEED,
               "negative_share": args.negative_share, "unanswerable_share": args.unanswerable_share,
               "refusal_share_of_reading": {w: round(sum(stats[w].get(k, 0) for k in ("answer_removed", "unanswerable", "focused_out"))
                                                     / max(1, sum(v for k, v in stats[w].items() if not k.startswith("manual_") and k != "general")), 4)

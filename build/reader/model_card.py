@@ -17,17 +17,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+
+def words_of(ds: dict) -> str:
+    """The dataset's words per passage: one number (older datasets) or the lengths each question drew from."""
+    w = ds["passage_words"]
+    return " or ".join(map(str, w)) if isinstance(w, list) else str(w)
+
 def general_flag(ds: dict) -> str:
     """make_dataset's options the dataset was made with: `--general FILE` when it holds more general examples
     than make_dataset's own list, the negative and unanswerable shares where they differ from the defaults."""
     sys.path.insert(0, str(ROOT / "build" / "reader"))
-    from make_dataset import GENERAL, GENERAL_FILE, NEGATIVE_SHARE, UNANSWERABLE_SHARE
+    from make_dataset import GENERAL, GENERAL_FILE, NEGATIVE_SHARE, PASSAGE_WORDS, UNANSWERABLE_SHARE
 
     n = (ds.get("kinds", {}).get("train", {}) or {}).get("general", 0)
     flags = f" --general {GENERAL_FILE.relative_to(ROOT)}" if n > len(GENERAL) else ""
     for key, default in (("negative_share", NEGATIVE_SHARE), ("unanswerable_share", UNANSWERABLE_SHARE)):
         if key in ds and ds[key] != default:
             flags += f" --{key.replace('_', '-')} {ds[key]:g}"
+    w = ds.get("passage_words")
+    if isinstance(w, list) and tuple(w) != PASSAGE_WORDS:
+        flags += " --words " + ",".join(map(str, w))
     return flags
 
 
@@ -130,7 +139,7 @@ def main() -> int:
                   f"from {ds['collections']['train']} collections of documents written for the project (`build/reader/corpus/`), "
                   f"{ds['examples']['dev']} dev examples from {ds['collections']['dev']} collections never trained on. Kinds: {kinds}.",
                   "", "Each reading example is what edge gives the model at run time: the question, the top "
-                  f"{ds['k']} passages a real index (the real embedder, hybrid search) returns, focused to about {ds['passage_words']} "
+                  f"{ds['k']} passages a real index (the real embedder, hybrid search) returns, focused to about {words_of(ds)} "
                   "words each by the one prompt builder, with the reader system prompt; the answer is the exact value and the number "
                   "of the passage holding it, or \"The documents don't say.\" when no passage shown holds it (the answer's passages "
                   "removed, questions the collection does not answer). `revised` examples change the value in the passage and the "
