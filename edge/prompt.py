@@ -132,19 +132,8 @@ _QSTOP = frozenset(
 )
 
 
-_PARTS = re.compile(r"[.:/]+")
-
-
 def _terms(text: str) -> list[str]:
-    """Words, casefolded; a dotted or slashed name also gives its parts, so the question's
-    `shutil.get_terminal_size` meets the line `get_terminal_size(fallback=(80, 24))`."""
-    out = []
-    for w in _WORD.findall(text):
-        w = w.casefold().rstrip(".:")
-        out.append(w)
-        if any(c in w for c in ".:/"):
-            out.extend(x for x in _PARTS.split(w) if len(x) > 1 and not x.isdigit())
-    return out
+    return [w.casefold().rstrip(".:") for w in _WORD.findall(text)]
 
 
 def _stem(w: str) -> str:
@@ -157,70 +146,21 @@ def _stem(w: str) -> str:
 @dataclass
 class _Unit:
     text: str
-    line: int  # 0-based line within the chunk's text where the unit starts
+    line: int  # 0-based line within the chunk's text
     table: int | None  # index of the table's header line, for table rows
     score: float = 0.0
-    end: int = -1  # 0-based line where it ends (a sentence can run over several lines)
-
-    def __post_init__(self):
-        if self.end < 0:
-            self.end = self.line
-
-
-_MARGIN = re.compile(r"^\s*(?:\|(?=\s))?\s*")  # indentation, and pydoc's " |  " class-body margin
-_CLOSED = re.compile(r"[.!?:;]['\")\]]*$")
-
-
-def _is_table_row(st: str) -> bool:
-    return st.startswith("|") and st.endswith("|") and st.count("|") >= 2
-
-
-def _continues(prev: str, line: str) -> bool:
-    """Whether `line` goes on with the sentence `prev` broke off: hard-wrapped text (plain text,
-    pydoc, man pages) cuts sentences at the margin, and the answer is often the part on the
-    next line ("Stage 2 adds the / rolling hitch and the sheet bend.")."""
-    mp, ml = _MARGIN.match(prev).end(), _MARGIN.match(line).end()
-    body = line[ml:]
-    return bool(body) and body[0].islower() and ml >= mp and not _CLOSED.search(prev.rstrip())
 
 
 def _units(text: str) -> list[_Unit]:
-    """The pieces `focus` chooses from: table rows (with their header), short lines, and the
-    sentences of prose, joined across the lines a hard wrap broke them over."""
     lines = text.split("\n")
     out: list[_Unit] = []
     header: int | None = None
-    run: list[int] = []  # the lines of one wrapped sentence run
-
-    def flush() -> None:
-        if not run:
-            return
-        if len(run) == 1 and len(lines[run[0]].split()) <= 30:
-            out.append(_Unit(lines[run[0]], run[0], None))
-        else:  # one unit per sentence; each knows the lines it spans
-            joined, starts = "", []
-            for i in run:
-                starts.append(len(joined) + (1 if joined else 0))
-                body = lines[i][_MARGIN.match(lines[i]).end():].rstrip()
-                joined = f"{joined} {body}" if joined else body
-            pos = 0
-            for sent in _SENTENCE_END.split(joined):
-                at = joined.index(sent, pos)
-                pos = at + len(sent)
-                if sent.strip():
-                    first = max(k for k, st in enumerate(starts) if st <= at)
-                    last = max(k for k, st in enumerate(starts) if st <= pos - 1)
-                    out.append(_Unit(sent.strip(), run[first], None, end=run[last]))
-        run.clear()
-
     for i, line in enumerate(lines):
         st = line.strip()
         if not st:
-            flush()
             header = None
             continue
-        if _is_table_row(st):
-            flush()
+        if st.startswith("|"):
             if header is None:
                 header = i
             if set(st) <= set("|-: "):  # the |---| rule under a header
@@ -228,10 +168,12 @@ def _units(text: str) -> list[_Unit]:
             out.append(_Unit(line, i, header if i != header else None))
             continue
         header = None
-        if run and not _continues(lines[run[-1]], line):
-            flush()
-        run.append(i)
-    flush()
+        if len(st.split()) > 30:  # long prose: one unit per sentence
+            for sent in _SENTENCE_END.split(st):
+                if sent.strip():
+                    out.append(_Unit(sent.strip(), i, None))
+        else:
+            out.append(_Unit(line, i, None))
     return out
 
 
@@ -314,7 +256,7 @@ def focus(question: str, passages: Sequence[Passage], *, words: int = 40) -> lis
                 pieces.append("…")  # something was left out here (not at the ends: that costs tokens and says nothing)
             pieces.append(units[j].text.strip())
             prev = j
-        first, last = units[idx[0]].line, max(units[j].end for j in idx)
+        first, last = units[idx[0]].line, units[idx[-1]].line
         start = p.line_start + first if p.line_start else 0
         end = min(p.line_start + last, p.line_end) if p.line_start else 0
         out.append(replace(p, excerpt="\n".join(pieces), excerpt_start=start, excerpt_end=max(start, end)))

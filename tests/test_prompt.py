@@ -84,48 +84,6 @@ def test_focus_keeps_the_lines_that_bear_on_the_question_with_their_line_numbers
     assert focus("what is it?", [p]) == [p]
 
 
-# Hard-wrapped reference text as pydoc and man pages print it (written for this test).
-PYDOC = """FUNCTIONS
-    rotate_log(path, keep=7)
-        Rotate the log at path, keeping the given number of old copies.
-
-    open_spool(name, mode='r', spoolsize=65536)
-        Open a spool file for reading or writing. Each spool is a folder of
-        segment files that are written in turn; when the folder is full the
-        oldest segment is dropped and a warning goes to the journal. Spools
-        opened for writing are flushed on close. The journal of a spool is
-        kept beside it, and the number of segments kept is set by the
-        retention option.
-
-class Spooler(builtins.object)
- |  Spooler(root, *, workers=2)
- |
- |  Methods defined here:
- |
- |  drain(self, timeout=None)
- |      Write out every queued record. A record that cannot be written within
- |      timeout seconds is kept for the next drain, and after three failed
- |      attempts it is moved to the dead-letter folder.
-"""
-
-
-def test_focus_reads_dotted_names_and_sentences_a_hard_wrap_broke():
-    from edge.prompt import focus
-
-    p = Passage(PYDOC, path="/docs/spool.txt", heading="spool", line_start=10, line_end=32)
-    # the question names the function with its module: the signature line has no other word of it
-    [f] = focus("How large is a spool made by spool.open_spool?", [p], words=12)
-    assert "spoolsize=65536" in f.excerpt
-    # the answer is the half of a sentence on the next line, which shares no word with the question
-    [f] = focus("Where does Spooler.drain move a record after failed attempts?", [p], words=12)
-    assert "dead-letter folder" in f.excerpt
-    lines = PYDOC.split("\n")
-    cited = "\n".join(lines[f.excerpt_start - 10 : f.excerpt_end - 10 + 1])
-    assert "dead-letter folder" in cited and "three failed" in cited  # the citation spans both lines
-    # pydoc's " |  " margin is not a table: no "header" line is dragged in with a row
-    assert "Spooler(root" not in f.excerpt
-
-
 def test_focused_passages_make_the_prompt_shorter():
     from edge.prompt import focus
 
