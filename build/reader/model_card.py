@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def words_of(ds: dict) -> str:
     """The dataset's words per passage: one number (older datasets) or the lengths each question drew from."""
     w = ds["passage_words"]
     return " or ".join(map(str, w)) if isinstance(w, list) else str(w)
+
 
 def general_flag(ds: dict) -> str:
     """make_dataset's options the dataset was made with: `--general FILE` when it holds more general examples
