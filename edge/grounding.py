@@ -24,8 +24,16 @@ made of, such as "what", "default" or "value" — lightly stemmed, identifiers w
 - the kind of quantity: a question that asks for a quantity by name ("what torque", "which
   voltage", "how long") is not answered by a value in a unit of another kind (32 A for a time),
   nor by checkable spans none of which is a number (an error code for a time);
-- two values: a question for a range ("between which temperatures", "what range") or for two
-  things ("..., and how long must I wait?") is not answered by a single checkable span;
+- a count of things ("32 clamps") does not answer a question for a quantity by name ("what is the
+  mass"), though a multiple of one ("2.5 times their height") may;
+- two values: a question for a range ("between which temperatures", "what range"), for two
+  things ("..., and how long must I wait?", "the values of lo and hi") is not answered by a single
+  checkable span, nor one for two quantities named together ("rated in voltage and current") by
+  values of one kind;
+- the code asked about: when the question names a code (error E-327) that no given passage
+  mentions while they name others of its shape (E-315, E-401), the answer is about another one;
+- an exception: "which exception does ... raise" is answered by an exception's name (ValueError,
+  struct.error) or one the cited passage raises;
 - the named field: when the question names a key that the cited passage sets (`rename=False`), an
   answer that gives the value another key has there (`None`) is not grounded;
 - the row a number picks: when the question gives a number that a cited line holds ("for a
@@ -73,10 +81,10 @@ _STOP = frozenset(
 
 # Alternatives are tried in order, so a unit comes before any unit it starts with ("km/h" before "km").
 _UNITS = (
-    r"N·m|N⋅m|Nm|kWh|Wh|kW|mW|W|kVA|VA|mAh|Ah|mA|A|kV|mV|V|kHz|MHz|GHz|Hz|°C|°F|ºC|K|%|km/h|m/s|mm²|mm|cm|km|m²|m³|m|"
+    r"N·m|N⋅m|Nm|kWh|Wh|kW|mW|W|kVA|VA|mAh|Ah|mA|kA|A|kV|mV|V|kHz|MHz|GHz|Hz|°C|°F|ºC|K|%|km/h|m/s|mm²|mm|cm|km|m²|m³|m|"
     r"kg|mg|g|t|lb|oz|ml|mL|l|L|ms|µs|us|min|s|h|hrs?|hours?|minutes?|seconds?|days?|weeks?|months?|years?|"
     r"bar|psi|kPa|Pa|MPa|dBm|dB|lux|lm|rpm|KB|MB|GB|TB|KiB|MiB|GiB|kB|B|bytes?|bits?|px|pt|in|ft|mph|"
-    r"cal/cm²|kΩ|MΩ|Ω|µF|nF|pF|µH|mH"
+    r"cal/cm²|kΩ|MΩ|Ω|µF|nF|pF|µH|mH|°"
 )
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<num>[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
@@ -176,9 +184,7 @@ def _supported(span: Span, pool: str, pool_norm: str, pool_numbers: list[tuple[f
         unit = norm(span.unit)
         return any(v == span.value and (not unit or u == unit or not u and unit in pool_norm) for v, u in pool_numbers)
     if span.kind in ("option", "ident"):
-        # whole tokens only: "--force" is not "--force-reset"
-        pat = r"(?<![\w-])" + re.escape(unicodedata.normalize("NFKC", span.text).casefold()) + r"(?![\w-])"
-        return re.search(pat, pool) is not None
+        return _holds_token(span.text, pool)
     return norm(span.text) in pool_norm
 
 
@@ -203,16 +209,17 @@ _UNIT_KIND = {norm(u): kind for kind, units in {
     "length": "mm cm km m ft", "area": "mm² m²", "volume": "m³ ml", "mass": "kg mg g lb oz",
     "time": "ms µs s min h hr hrs hour hours minute minutes second seconds day days week weeks month months year years",
     "pressure": "bar psi kpa pa mpa", "resistance": "Ω kΩ MΩ", "torque": "N·m", "speed": "rpm mph km/h m/s",
-    "data": "kb mb gb tb kib mib gib byte bytes bit bits", "ratio": "%",
+    "data": "kb mb gb tb kib mib gib byte bytes bit bits", "ratio": "%", "angle": "°",
 }.items() for u in units.split()}
 
 # Words that name a quantity when a question asks for one ("what torque", "which voltage").
 _KIND_WORDS = {w: kind for kind, words in {
     "voltage": "voltage voltages", "current": "current currents amperage", "power": "power wattage",
-    "energy": "energy", "temperature": "temperature temperatures", "length": "length distance height width spacing clearance",
+    "energy": "energy", "temperature": "temperature temperatures",
+    "length": "length distance height width spacing clearance thickness diameter dimensions",
     "mass": "weight mass", "time": "time duration interval period timeout delay", "pressure": "pressure",
     "resistance": "resistance impedance", "torque": "torque", "frequency": "frequency", "speed": "speed",
-    "ratio": "percentage percent soc",
+    "ratio": "percentage percent soc efficiency", "angle": "angle tilt slope",
 }.items() for w in words.split()}
 _HOW = {"long": {"time", "length"}, "often": {"time"}, "frequently": {"time"}, "soon": {"time"}, "heavy": {"mass"},
         "hot": {"temperature"}, "cold": {"temperature"}, "warm": {"temperature"}, "far": {"length"}, "high": {"length"},
@@ -224,6 +231,10 @@ _PHRASE_END = frozenset(
 )
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def _kind_of_unit(unit: str) -> str | None:
     return _UNIT_KIND.get(norm(unit)) if unit else None
 
@@ -233,7 +244,7 @@ def _asked_kinds(question: str) -> set[str]:
     ("what clamp torque applies" → torque; "the changeover time of" → time), or "how long/often/...".
     Quantity words elsewhere in the question ("... restores power to loads") do not count."""
     q = re.sub(r"\bstate[- ]of[- ]charge\b|\bcharge level\b", "soc", unicodedata.normalize("NFKC", question).casefold())
-    ws = re.findall(r"[a-z]+", q)
+    ws = re.findall(r"[a-z]+(?:-[a-z]+)*", q)  # "per-cell voltage": one word, not the phrase-ending "per"
     kinds: set[str] = set()
     for i, w in enumerate(ws):
         if w == "how" and i + 1 < len(ws) and ws[i + 1] in _HOW:
@@ -298,6 +309,12 @@ def _lines(passages: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+def _holds_token(token: str, folded: str) -> bool:
+    """Whether `folded` (NFKC, casefolded text) holds `token` whole: "--force" is not "--force-reset"."""
+    pat = r"(?<![\w-])" + re.escape(unicodedata.normalize("NFKC", token).casefold()) + r"(?![\w-])"
+    return re.search(pat, folded) is not None
+
+
 def _holds(span: Span, line: str) -> bool:
     return _supported(span, unicodedata.normalize("NFKC", line).casefold(), norm(line), _numbers(line))
 
@@ -347,29 +364,78 @@ def _column_mismatch(span: "Span", held_ctx: list[str], qwords: set[str]) -> str
     return None
 
 
+# a question for an exception, and the names exceptions have (ValueError, struct.error, KeyboardInterrupt)
+_ASKS_EXCEPTION = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:exception|error)s?\b.*\braise", re.I | re.S)
+_EXCEPTION_NAME = re.compile(r"(?:Error|Exception|Warning|Exit|Interrupt|\.error)$")
+
+# words after a number that make it a multiple of a quantity, not a count ("2.5 times their height")
+_RELATIVE = frozenset({"times", "fold", "x", "percent", "per"})
+
 # a question that asks for two values: a range, or a second question joined by "and"
 _TWO = re.compile(r"\bbetween (?:which|what)\b|\b(?:what|which)\s+(?:[\w-]+\s+){0,3}?range\b|"
-                  r"\band\s+(?:how (?:long|many|much|far|often|big|high|low)|(?:what|which) (?:is|are) the)\b", re.I)
+                  r"\band\s+(?:how (?:long|many|much|far|often|big|high|low)|(?:what|which) (?:is|are) the)\b|"
+                  r"\bvalues (?:of|for) [\w.]+ and [\w.]+", re.I)
+# two quantities named together ("rated in voltage and current"): the answer must give both kinds
+_TWO_KINDS = re.compile(r"\b(" + "|".join(sorted(_KIND_WORDS, key=len, reverse=True)) + r") and (?:the )?("
+                        + "|".join(sorted(_KIND_WORDS, key=len, reverse=True)) + r")\b", re.I)
 
 
 def _placement(answer: str, spans: list[Span], question: str, passages: Sequence[str], cited: list[int]) -> tuple[list[str], str] | None:
     """Why the answer's values, though in the cited passages, do not answer the question — the
     spans at fault and a reason — or None when nothing speaks against them."""
+    # 0. the thing the question names by a code (error E-327), which no given passage mentions while
+    # they name others of its kind (E-315, E-330): the answer is about another one
+    text = unicodedata.normalize("NFKC", "\n".join(passages))
+    everything = text.casefold()
+    for m in _IDENT.finditer(question):
+        ident = m.group(1).casefold()
+        if _NUMBER.fullmatch(ident) or "." in ident or _holds_token(ident, everything):
+            continue
+        shape = re.sub(r"\d+", "#", ident)
+        siblings = sorted({t.group(1) for t in _IDENT.finditer(text) if re.sub(r"\d+", "#", t.group(1).casefold()) == shape})
+        if siblings:
+            return [s.text for s in spans] or [_CITE.sub(" ", answer).strip()], \
+                f"no passage mentions {m.group(1)}, which the question asks about (they name {', '.join(siblings[:3])})"
+
     # 1. the kind of quantity asked for by name
     asked = _asked_kinds(question)
     kinds = {k for s in spans if s.kind == "number" for k in [_kind_of_unit(s.unit)] if k}
     if asked and spans and not any(s.kind == "number" for s in spans):
-        return [s.text for s in spans], f"the question asks for a {' or '.join(sorted(asked))}, but the answer gives no quantity"
+        return [s.text for s in spans], f"the question asks for {_a(' or '.join(sorted(asked)))}, but the answer gives no quantity"
     if asked and kinds and not kinds & asked:
         bad = [s.text for s in spans if _kind_of_unit(s.unit)]
         given = " or ".join(sorted(kinds))
-        return bad, f"'{bad[0]}' is a {given} value, but the question asks for a {' or '.join(sorted(asked))}"
+        return bad, f"'{bad[0]}' is {_a(given)} value, but the question asks for {_a(' or '.join(sorted(asked)))}"
 
     # the question asks for two values (a range, or "... and how long ..."); one is half an answer
-    if spans and _TWO.search(question) and len({s.text for s in spans}) < 2:
+    if spans and _TWO.search(question) and len({s.text for s in spans} | {m.group(0) for m in _FIELD.finditer(answer)}) < 2:
         return [s.text for s in spans], "the question asks for two values, but the answer gives one"
+    m = _TWO_KINDS.search(question)
+    if m and spans:
+        both = {_KIND_WORDS[m.group(1).casefold()], _KIND_WORDS[m.group(2).casefold()]}
+        if len(both) == 2 and not both <= kinds:
+            missing = " and ".join(sorted(both - kinds))
+            return [s.text for s in spans], f"the question asks for {' and '.join(_a(k) for k in sorted(both))}, but the answer gives no {missing}"
+    # a count of things ("32 clamps") where a quantity is asked for by name ("what is the mass")
+    if asked and not kinds:
+        text = _CITE.sub(" ", answer)
+        for s in spans:
+            if s.kind == "number" and not s.unit:
+                after = re.match(r"\s*([A-Za-z]+)", text[text.find(s.text) + len(s.text):])
+                if (after and after.group(1).casefold() not in _STOP | _RELATIVE
+                        and _kind_of_unit(after.group(1)) is None):
+                    return [s.text], (f"'{s.text} {after.group(1)}' counts {after.group(1)}, but the question asks for "
+                                      f"{_a(' or '.join(sorted(asked)))}")
 
     pool = "\n".join(passages[n - 1] for n in cited)
+    # an exception asked for ("which exception does X raise"): the answer must name one — a name
+    # such as ValueError, or one the cited passage raises
+    if _ASKS_EXCEPTION.search(question):
+        raised = {m.group(1).casefold() for m in re.finditer(r"\braise[sd]?\s+(?:an?\s+|the\s+)?([\w.]+)", pool)}
+        names = re.findall(r"[A-Za-z_][\w.]*", _CITE.sub(" ", answer))
+        if names and not any(_EXCEPTION_NAME.search(n) or n.casefold() in raised for n in names):
+            return [_CITE.sub(" ", answer).strip()], "the question asks for an exception, but the answer names none"
+
     # 2. a key the question names, set in the cited passage to another value than the answer's
     q_names = {t.casefold() for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question)}
     fields = [(m.group(1), m.group(2)) for m in _FIELD.finditer(pool)]
