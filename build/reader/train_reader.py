@@ -41,6 +41,9 @@ def main() -> int:
     ap.add_argument("--grad-checkpoint-every", type=int, default=1, metavar="N",
                     help="with --grad-checkpoint, recompute every N-th layer only (2: about half the memory saving for half the extra compute); "
                          "a run may resume with other values of these two (after running out of memory)")
+    ap.add_argument("--seed", type=int, default=1234,
+                    help="seeds the adapter's initial weights and the batch order (default 1234, the shipped runs'); "
+                         "another seed measures how much a recipe's scores vary from run to run")
     ap.add_argument("--out", default="", help="checkpoints (default build/out/reader-<size>, not committed)")
     ap.add_argument("--export-checkpoint", action="store_true",
                     help="write the adapter from the last checkpoint of an unfinished run, without training (the report says how far it got)")
@@ -72,7 +75,7 @@ def main() -> int:
     cfg = TrainConfig(lora_rank=args.rank, lora_alpha=args.alpha, lr=args.lr, epochs=args.epochs, max_steps=args.max_steps,
                       batch_tokens=args.batch_tokens, threads=s.n_threads, warmup_steps=20, max_len=1024,
                       precision=resolve_precision(args.precision), grad_checkpoint=args.grad_checkpoint,
-                      grad_checkpoint_every=args.grad_checkpoint_every)
+                      grad_checkpoint_every=args.grad_checkpoint_every, seed=args.seed)
     print(f"{len(examples)} examples, {sum(len(e) for e in examples)} tokens per pass "
           f"({sum(len(e) - e.n_prompt for e in examples)} answer tokens); base {base_art.name}", file=sys.stderr)
     base = read_gguf(base_path)
