@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from .config import CHAT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT, READER_SYSTEM_PROMPT, Settings
+from .config import CHAT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT, READER_REFUSAL, READER_SYSTEM_PROMPT, Settings
 from .errors import IntegrityError, UsageError
 from .models import Artifact, ModelStore
 from .prompt import Passage, Turn, focus
@@ -41,6 +41,7 @@ class Answer:
     timings: Timings
     sources: list[Passage] = field(default_factory=list)
     check: Check | None = None  # the answer check (retrieval only): do the cited passages hold it?
+    decline_p: float | None = None  # a reader with retrieval: the probability it gave "The documents don't say." first
 
     @property
     def grounded(self) -> bool | None:
@@ -57,6 +58,7 @@ class Answer:
             "check": self.check.to_dict() if self.check else None,
             "sources": [source_dict(p, i) for i, p in enumerate(self.sources, 1)],
             "timings": self.timings.to_dict(),
+            "decline_p": None if self.decline_p is None else round(self.decline_p, 4),
         }
 
 
@@ -152,6 +154,10 @@ class Assistant:
             if self.settings.passage_words > 0:
                 passages = focus(question, passages, words=self.settings.passage_words)
         params = self.sampling(ignore_eos=ignore_eos)
+        if rag and self.artifact is not None and self.artifact.role == "ft":
+            # a reader: note how sure it is of declining, and overrule a doubtful decline
+            params = dataclasses.replace(params, decline_token=engine.first_token(READER_REFUSAL),
+                                         decline_below=self.settings.decline_below)
         budget = engine.n_ctx - min(params.max_tokens, engine.n_ctx // 2)
         built = engine.builder.build(
             question, budget=budget, system=self.system_prompt(rag), history=self.history, passages=passages
@@ -168,7 +174,8 @@ class Assistant:
                 if rag:
                     from .grounding import check_answer
                 check = check_answer(text, [p.shown for p in built.passages], question=question) if rag else None
-                self.last = Answer(question, text, self.model_name, self.mode(rag), ev.stop_reason or "eos", t, built.passages, check)
+                self.last = Answer(question, text, self.model_name, self.mode(rag), ev.stop_reason or "eos", t, built.passages, check,
+                                   ev.decline_p)
                 # History keeps the plain question: passages are per-turn and would crowd the window.
                 self.history.append(Turn(question, text.strip()))
             else:

@@ -25,9 +25,10 @@ from .errors import UsageError
 # The system prompts a model gets when the user sets none (`system_prompt = ""`). Short, because
 # every token is prefill time on a small CPU and a small model reads a short instruction better;
 # one for questions with retrieved passages, one without.
+READER_REFUSAL = "The documents don't say."
 READER_SYSTEM_PROMPT = (
     "Answer the question from the numbered passages. Copy the exact value and cite the passage like [1]. "
-    "Only if no passage answers it, say: The documents don't say."
+    "Only if no passage answers it, say: " + READER_REFUSAL
 )
 CHAT_SYSTEM_PROMPT = "You are edge, a concise offline assistant. Answer briefly and accurately."
 # The prompt the shipped LoRA adapter (build/make_dataset.py) was trained with: a model fine-tuned on
@@ -86,6 +87,9 @@ class Settings:
                                  "size within it is chosen.", default=3.0, lo=0.05, hi=600.0)
     passage_words: int = _help("Words of each retrieved passage shown to the model, on average: the lines that bear on the "
                                "question (0 = whole passages).", default=48, lo=0, hi=10_000)
+    decline_below: float = _help("With retrieval, a fine-tuned reader may say \"The documents don't say.\" only when it gives "
+                                 "that answer at least this probability at its first word; below, it answers with the most likely "
+                                 "other start (0 = as the model decides).", default=0.0, lo=0.0, hi=1.0)
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0, lo=0, hi=1024)
     embedder: str = _help("Embedding model of a new index: minilm (all-MiniLM-L6-v2, ONNX) or nomic (nomic-embed-text-v1.5, "
                           "llama.cpp; `edge models pull nomic-embed-text-v1.5-f16` first). An index keeps the one it was "

@@ -30,6 +30,8 @@ class Event:
     done: bool = False
     stop_reason: str | None = None  # eos | length | cancelled
     timings: Timings | None = None
+    # with SamplingParams.decline_token: the probability the model gave that token first (on done)
+    decline_p: float | None = None
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Completion:
     text: str
     stop_reason: str
     timings: Timings
+    decline_p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ class SamplingParams:
     repeat_penalty: float = 1.1
     seed: int = 42
     ignore_eos: bool = False  # benchmarking only: decode exactly max_tokens tokens
+    # A reader declines with a fixed phrase; `decline_token` is its first token. The answer may
+    # begin with it only when the model gives it at least `decline_below` probability; below that,
+    # the most likely other token starts the answer (0 = never overruled). The probability is
+    # reported either way (Event.decline_p), so one run can show what any threshold would do.
+    decline_token: int = -1
+    decline_below: float = 0.0
 
 
 class _ComputeThread:
@@ -256,6 +265,10 @@ class Engine:
         wants one."""
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
 
+    def first_token(self, text: str) -> int:
+        """The token an answer that begins with `text` begins with."""
+        return self.tokenize(text, special=False, bos=False)[0]
+
     def split_special(self, text: str) -> list | None:
         """`text` (a chat template's own output) cut at its special tokens: plain strings and
         token ids, in order; None if a special token's text cannot be found in it."""
@@ -370,6 +383,7 @@ class Engine:
         n_sampled = 0
         n_out = 0
         stop = "length"
+        first = _FirstToken(p.decline_token, p.decline_below) if p.decline_token >= 0 else None
         gen = llm.generate(
             tokens,
             top_k=p.top_k,
@@ -377,6 +391,7 @@ class Engine:
             min_p=0.0,
             temp=p.temperature,
             repeat_penalty=p.repeat_penalty,
+            logits_processor=[first] if first else None,
         )
         try:
             for tok in gen:
@@ -423,7 +438,7 @@ class Engine:
             total_ms=(t_end - t0) * 1000,
             threads=self.threads_now,
         )
-        yield Event(done=True, stop_reason=stop, timings=timings)
+        yield Event(done=True, stop_reason=stop, timings=timings, decline_p=first.p if first else None)
 
     def complete(self, prompt_tokens: list[int], params: SamplingParams = SamplingParams(), *, t_start: float | None = None) -> Completion:
         parts = []
@@ -434,7 +449,7 @@ class Engine:
             else:
                 parts.append(ev.text)
         assert last is not None
-        return Completion("".join(parts), last.stop_reason or "eos", last.timings)
+        return Completion("".join(parts), last.stop_reason or "eos", last.timings, last.decline_p)
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)
@@ -442,6 +457,28 @@ class Engine:
             with _quiet_stderr(not getattr(llm, "verbose", False)):
                 llm.close()
             self.llm = None
+
+
+class _FirstToken:
+    """A logits processor for the first sampled token only: notes the probability of `token` and,
+    below `floor`, takes the token out of the running, so the next most likely one is chosen."""
+
+    def __init__(self, token: int, floor: float):
+        self.token, self.floor = token, floor
+        self.p: float | None = None
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self.p is not None or not 0 <= self.token < len(scores):
+            return scores
+        logits = np.asarray(scores, dtype=np.float64)
+        top = logits.max()
+        self.p = float(np.exp(logits[self.token] - top) / np.exp(logits - top).sum())
+        if self.p < self.floor:
+            scores = np.array(scores, dtype=np.float32)
+            scores[self.token] = -np.inf
+        return scores
 
 
 def split_special(llm, vocab, text: str) -> list | None:

@@ -104,12 +104,14 @@ def main() -> int:
                 rows.append({"id": it["id"], "category": it["category"], "answer": ans.text, "correct": correct(ans.text, it),
                              "grounded": ans.grounded, "unsupported": ans.check.unsupported if ans.check else [],
                              "reason": ans.check.reason if ans.check else "", "prompt_tokens": ans.timings.prompt_tokens,
-                             "ttft_ms": round(ans.timings.ttft_ms, 1),
+                             "ttft_ms": round(ans.timings.ttft_ms, 1), "decline_p": ans.decline_p,
                              # what the model was shown, so a changed check can be re-scored without the model
                              "passages": [src.shown for src in ans.sources]})
             a.close()
             r = rates(rows)
             r["seconds"] = round(time.perf_counter() - t0, 1)
+            r["decline_below"] = s.decline_below
+            r["passage_words"] = s.passage_words
             report["models"][name] = {"summary": r, "answers": rows}
             print(f"{name}: accuracy {r['accuracy']:.1%}, marked grounded {r['marked_grounded']:.1%}, precision "
                   f"{r['precision'] if r['precision'] is not None else float('nan'):.1%} of {r['precision_n']}, flags "

@@ -124,3 +124,20 @@ def test_every_decode_runs_on_the_one_compute_thread_whichever_thread_asks(engin
     assert not next(gen).done
     gen.close()  # stops the decode and gives the engine back
     assert engine.complete(p, SamplingParams(max_tokens=3, ignore_eos=True)).timings.completion_tokens == 3
+
+
+def test_a_doubtful_first_token_is_noted_and_can_be_overruled(engine):
+    """The reader's decline guard: the probability of one token at the first step is reported, and
+    below the floor that token is taken out of the running (the rest of the answer is free)."""
+    toks = prompt(engine, "Name one colour of the rainbow.")
+    plain = engine.complete(toks, SamplingParams(max_tokens=6))
+    first = int(engine.llm._input_ids[len(toks)])  # the token greedy decoding chose first
+    # noted, never overruled at floor 0: the same answer, and the chosen token's probability is the largest
+    seen = engine.complete(toks, SamplingParams(max_tokens=6, decline_token=first))
+    assert seen.text == plain.text and 0.0 < seen.decline_p <= 1.0 and plain.decline_p is None
+    # a floor above it: another first token, so another answer, and the probability still reported
+    over = engine.complete(toks, SamplingParams(max_tokens=6, decline_token=first, decline_below=1.0))
+    assert int(engine.llm._input_ids[len(toks)]) != first and over.decline_p == pytest.approx(seen.decline_p)
+    # a token greedy did not choose is less likely than the one it did, and is left alone
+    other = int(engine.llm._input_ids[len(toks)])
+    assert engine.complete(toks, SamplingParams(max_tokens=6, decline_token=other)).decline_p < seen.decline_p

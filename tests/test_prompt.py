@@ -135,3 +135,31 @@ def test_a_retrieval_answer_is_focused_checked_and_reuses_the_system_prompt_cach
                 assert all(line.strip() in src["text"] for line in src["excerpt"].split("\n") if line.strip() != "…")
     assert first.timings.cached_tokens == 0 or first.timings.cached_tokens < first.timings.prompt_tokens
     assert system_tokens > 10 and second.timings.cached_tokens >= system_tokens - 2
+
+
+@pytest.mark.real
+def test_a_reader_with_retrieval_reports_how_sure_it_was_of_declining(built_home, sample_index_file, monkeypatch):
+    """The fine-tuned reader's answers with retrieval carry the probability it gave "The documents
+    don't say." at the first token; with the floor at 1 it never declines; a base model's carry none."""
+    import shutil
+
+    from edge.assistant import Assistant
+    from edge.config import load_settings
+    from edge.grounding import is_abstention
+    from edge.rag import open_retriever
+
+    shutil.copy(sample_index_file, built_home / "index.db")
+    question = "What is the airspeed velocity of an unladen swallow?"  # nothing in the sample manual
+    got = {}
+    for model, floor in (("edge-ft-q8_0", 0.0), ("edge-ft-q8_0", 1.0), ("smollm2-135m-instruct-q4_1", 0.0)):
+        s = load_settings(model=model, max_tokens=12, decline_below=floor)
+        a = Assistant(s, retriever=open_retriever(s))
+        try:
+            got[model, floor] = a.ask(question, rag=True)
+        finally:
+            a.close()
+    p = got["edge-ft-q8_0", 0.0].to_dict()["decline_p"]
+    assert isinstance(p, float) and 0.0 <= p <= 1.0
+    forced = got["edge-ft-q8_0", 1.0]
+    assert forced.decline_p == pytest.approx(p, abs=1e-3) and not is_abstention(forced.text)
+    assert got["smollm2-135m-instruct-q4_1", 0.0].to_dict()["decline_p"] is None

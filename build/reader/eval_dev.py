@@ -29,9 +29,12 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=0, help="at most this many examples (0 = all)")
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument("--decline-below", type=float, default=None, metavar="P",
+                    help="overrule a decline the model gives less than this probability (default: the decline_below setting)")
+    ap.add_argument("--rows", type=Path, help="also write every example's answer, verdict and decline probability here (JSON)")
     args = ap.parse_args()
 
-    from edge.config import load_settings
+    from edge.config import READER_REFUSAL, load_settings
     from edge.grounding import is_abstention
     from edge.train.evaluate import holds
     from edge.llm import Engine, SamplingParams
@@ -44,31 +47,40 @@ def main() -> int:
     if args.n:
         rows = rows[: args.n]
     engine = Engine(path, n_ctx=2048, n_threads=s.n_threads, checked=True)
+    params = SamplingParams(max_tokens=args.max_tokens, temperature=0.0, decline_token=engine.first_token(READER_REFUSAL),
+                            decline_below=s.decline_below if args.decline_below is None else args.decline_below)
     per: dict[str, dict] = {}
+    answers = []
     try:
         for i, r in enumerate(rows, 1):
             msgs, gold = r["messages"][:-1], r["messages"][-1]["content"]
-            out = engine.complete(engine.builder.tokens(msgs), SamplingParams(max_tokens=args.max_tokens, temperature=0.0)).text.strip()
+            done = engine.complete(engine.builder.tokens(msgs), params)
+            out = done.text.strip()
             k = per.setdefault(r["kind"], {"n": 0, "right": 0, "cited_right": 0, "declined": 0})
             k["n"] += 1
             k["declined"] += is_abstention(out)
             if is_abstention(gold):
-                k["right"] += is_abstention(out)
+                ok = is_abstention(out)
             else:
                 m = re.match(r"(.*?)\s*\[(\d+)\]\s*$", gold, re.S)
                 value, cite = (m.group(1), m.group(2)) if m else (gold, None)
                 ok = holds(out, value) and not is_abstention(out)  # the benchmark's scorer: a whole value, citations apart
-                k["right"] += ok
                 k["cited_right"] += ok and cite is not None and f"[{cite}]" in out
+            k["right"] += ok
+            answers.append({"id": r.get("id"), "kind": r["kind"], "gold": gold, "answer": out, "right": bool(ok),
+                            "decline_p": None if done.decline_p is None else round(done.decline_p, 5)})
             if not args.json and i % 25 == 0:
                 print(f"{i}/{len(rows)}", file=sys.stderr)
     finally:
         engine.close()
     total = {"n": sum(v["n"] for v in per.values()), "right": sum(v["right"] for v in per.values()),
              "declined": sum(v["declined"] for v in per.values())}
-    summary = {"model": args.model, "size": args.size, "examples": total["n"], "right": round(total["right"] / max(1, total["n"]), 4),
+    summary = {"model": args.model, "size": args.size, "decline_below": params.decline_below,
+               "examples": total["n"], "right": round(total["right"] / max(1, total["n"]), 4),
                "declined": round(total["declined"] / max(1, total["n"]), 4),
                "kinds": {k: {**v, "right_share": round(v["right"] / v["n"], 4)} for k, v in sorted(per.items())}}
+    if args.rows:
+        args.rows.write_text(json.dumps({"summary": summary, "answers": answers}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
