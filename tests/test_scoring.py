@@ -116,3 +116,38 @@ def test_every_value_label_is_part_of_its_original_string():
             for val in v.get(key, []):
                 assert len(val) >= 2 and any(canon(val) in canon(o) for o in it[orig]), (v["id"], val)
 
+
+
+def test_decline_curve_swaps_in_the_forced_answer_only_below_the_threshold(tmp_path):
+    """scripts/decline_curve.py from two eval_check reports: an item that declined with probability p
+    takes the forced run's answer for every threshold above p, and keeps its own at or below it."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def report(path, answers):
+        rows = [{"id": i, "category": c, "answer": a, "correct": ok, "grounded": None, "decline_p": p} for i, c, a, ok, p in answers]
+        path.write_text(json.dumps({"corpus": "foreign", "models": {"m": {"summary": {}, "answers": rows}}}))
+        return path
+
+    no = "The documents don't say."
+    base = report(tmp_path / "base.json", [
+        ("a", "fact", no, False, 0.45),             # a doubtful decline: the forced answer is right
+        ("b", "unanswerable", no, True, 0.85),      # a sure decline, rightly
+        ("c", "fact", "9 [1]", True, 0.01),         # answered: never changes
+    ])
+    forced = report(tmp_path / "forced.json", [
+        ("a", "fact", "1 [2]", True, 0.45), ("b", "unanswerable", "3 [1]", False, 0.85), ("c", "fact", "9 [1]", True, 0.01)])
+    p = subprocess.run([sys.executable, "scripts/decline_curve.py", str(base), str(forced), "--json"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    by_t = {r["threshold"]: r for r in json.loads(p.stdout)["curve"]}
+    assert by_t[0.0]["right_all"] == pytest.approx(2 / 3, abs=1e-3) and by_t[0.0]["declined"] == pytest.approx(2 / 3, abs=1e-3)
+    assert by_t[0.5]["right_all"] == 1.0 and by_t[0.5]["right_answerable"] == 1.0 and by_t[0.5]["right_unanswerable"] == 1.0
+    assert by_t[0.9]["right_all"] == pytest.approx(2 / 3, abs=1e-3) and by_t[0.9]["right_unanswerable"] == 0.0 and by_t[0.9]["declined"] == 0.0
+    # runs over other items are refused with one line
+    other = report(tmp_path / "other.json", [("z", "fact", "1", True, 0.1)])
+    p = subprocess.run([sys.executable, "scripts/decline_curve.py", str(base), str(other)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "not hold the same items" in p.stderr and "Traceback" not in p.stderr
