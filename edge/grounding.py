@@ -30,6 +30,8 @@ made of, such as "what", "default" or "value" — lightly stemmed, identifiers w
   things ("..., and how long must I wait?", "the values of lo and hi") is not answered by a single
   checkable span, nor one for two quantities named together ("rated in voltage and current") by
   values of one kind;
+- the kind named by a word of several kinds ("which cable size": an area, a length, data or a
+  volume, never a current), or by a unit the question names ("... in days");
 - the code asked about: when the question names a code (error E-327) that no given passage
   mentions while they name others of its shape (E-315, E-401), the answer is about another one;
 - an exception: "which exception does ... raise" is answered by an exception's name (ValueError,
@@ -88,11 +90,13 @@ _UNITS = (
 )
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<num>[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<unit>" + _UNITS + r"))?(?![\w])"
+    r"(?:\s?(?P<unit>" + _UNITS + r"))?(?![\w])(?!\.\d)"  # not the head of a version, 2.4 of 2.4.1
 )
 _OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][A-Za-z0-9_-]*)")
 # identifiers that mix letters and digits, or carry inner punctuation: CV-FUS-0200, E-315, v2.3.1, UTF-8
 _IDENT = re.compile(r"(?<![\w-])((?=[\w./:-]*\d)(?=[\w./:-]*[A-Za-z])[A-Za-z0-9][\w./:-]*[A-Za-z0-9])(?![\w-])")
+# a version of three or more numbers (4.2.0): one value, whole, not the number 4.2
+_VERSION = re.compile(r"(?<![\w.-])(\d+(?:\.\d+){2,})(?![\w-])(?!\.\d)")
 _QUOTED = re.compile(r"[\"“`']([^\"”`'\n]{2,80})[\"”`']")
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
@@ -151,6 +155,10 @@ def extract_spans(answer: str) -> list[Span]:
         if free(*m.span()):
             spans.append(Span(m.group(1), "option"))
             taken.append(m.span())
+    for m in _VERSION.finditer(text):
+        if free(*m.span(1)):
+            spans.append(Span(m.group(1), "ident"))
+            taken.append(m.span(1))
     for m in _IDENT.finditer(text):
         if free(*m.span(1)) and not _NUMBER.fullmatch(m.group(1)):
             spans.append(Span(m.group(1), "ident"))
@@ -221,6 +229,10 @@ _KIND_WORDS = {w: kind for kind, words in {
     "resistance": "resistance impedance", "torque": "torque", "frequency": "frequency", "speed": "speed",
     "ratio": "percentage percent soc efficiency", "angle": "angle tilt slope",
 }.items() for w in words.split()}
+# Words that name one of several kinds of quantity: a "size" is an area (a conductor), a length, an
+# amount of data or a volume, but never a current.
+_KINDS_OF_WORD = {"size": {"area", "length", "data", "volume"}, "capacity": {"energy", "charge", "data", "volume"},
+                  "storage": {"energy", "charge", "data"}, "cross-section": {"area"}}
 _HOW = {"long": {"time", "length"}, "often": {"time"}, "frequently": {"time"}, "soon": {"time"}, "heavy": {"mass"},
         "hot": {"temperature"}, "cold": {"temperature"}, "warm": {"temperature"}, "far": {"length"}, "high": {"length"},
         "tall": {"length"}, "wide": {"length"}, "deep": {"length"}, "fast": {"speed"}}
@@ -254,11 +266,19 @@ def _asked_kinds(question: str) -> set[str]:
             while j < len(ws) and ws[j] in ("is", "are", "was", "were", "the", "a", "an", "s", "much", "many"):
                 j += 1
             while j < len(ws) and ws[j] not in _PHRASE_END:
-                if ws[j] in _KIND_WORDS:
+                # "current" before another noun means "present" (the current firmware release)
+                adjective = ws[j] == "current" and j + 1 < len(ws) and ws[j + 1] not in _PHRASE_END
+                if ws[j] in _KIND_WORDS and not adjective:
                     kinds.add(_KIND_WORDS[ws[j]])
+                kinds |= _KINDS_OF_WORD.get(ws[j], set())
                 if ws[j] == "soc":  # "state of charge" was one noun: the phrase ends with it
                     break
                 j += 1
+    # a unit the question names ("... log in days?"): a value in it answers
+    for m in re.finditer(r"\bin ([a-z°²³/]+)", q):
+        kind = _kind_of_unit(m.group(1))
+        if kind and len(m.group(1)) > 1:
+            kinds.add(kind)
     return kinds
 
 

@@ -288,3 +288,26 @@ def test_an_exception_asked_for_is_answered_by_an_exception():
     assert check_answer("ValueError [3]", SPEC, question=q).grounded is True
     c = check_answer("items [3]", SPEC, question=q)
     assert c.grounded is False and "names none" in c.reason
+
+
+def test_a_version_is_one_value_and_its_head_is_not_in_it():
+    p = ["Firmware levels: MU 2.4.1, inverter 1.6.0."]
+    q = "What firmware level does this manual list for the monitoring unit?"
+    assert extract_spans("2.4.1 [1]")[0].text == "2.4.1"
+    assert check_answer("2.4.1 [1]", p, question=q).grounded is True
+    c = check_answer("2.4 [1]", p, question=q)  # 2.4 is not in 2.4.1
+    assert c.grounded is False and c.unsupported == ["2.4"]
+    # "current" before a noun means "present", not an electric current
+    assert check_answer("1.6.0 [1]", p, question="What is the current firmware release of the inverter?").grounded is True
+
+
+def test_words_that_name_several_kinds_and_units_the_question_names():
+    from edge.grounding import _asked_kinds
+
+    assert _asked_kinds("Which string cable size is needed?") == {"area", "length", "data", "volume"}
+    assert "time" in _asked_kinds("What is the storage depth of the log in days?")
+    p = ["| Distance | Cable | Current |\n|---|---|---|\n| 38 m | 10 mm² | 10.62 A |"]
+    q = "If the panels are 38 m from the combiner box, which string cable size is needed?"
+    assert check_answer("10 mm² [1]", p, question=q).grounded is True
+    c = check_answer("10.62 A [1]", p, question=q)
+    assert c.grounded is False and "is a current value" in c.reason
