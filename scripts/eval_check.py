@@ -110,9 +110,8 @@ def main() -> int:
             a.close()
             r = rates(rows)
             r["seconds"] = round(time.perf_counter() - t0, 1)
-            r["decline_below"] = s.decline_below
-            r["passage_words"] = s.passage_words
-            report["models"][name] = {"summary": r, "answers": rows}
+            report["models"][name] = {"summary": r, "settings": {"passage_words": s.passage_words, "decline_below": s.decline_below,
+                                                                 "top_k_chunks": s.top_k_chunks}, "answers": rows}
             print(f"{name}: accuracy {r['accuracy']:.1%}, marked grounded {r['marked_grounded']:.1%}, precision "
                   f"{r['precision'] if r['precision'] is not None else float('nan'):.1%} of {r['precision_n']}, flags "
                   f"{r['flags_wrong'] if r['flags_wrong'] is not None else float('nan'):.1%} of {r['wrong_n']} wrong", file=sys.stderr)
