@@ -265,6 +265,12 @@ class Engine:
         wants one."""
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
 
+    def _last_logits(self):
+        """The logits of the last decoded position (valid until the next decode)."""
+        import numpy as np
+
+        return np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(-1), shape=(self.llm.n_vocab(),))
+
     def first_token(self, text: str) -> int:
         """The token an answer that begins with `text` begins with."""
         return self.tokenize(text, special=False, bos=False)[0]
@@ -383,7 +389,10 @@ class Engine:
         n_sampled = 0
         n_out = 0
         stop = "length"
-        first = _FirstToken(p.decline_token, p.decline_below) if p.decline_token >= 0 else None
+        # Only a floor needs a logits processor (llama-cpp-python then copies every step's logits
+        # through Python); the probability alone is read from the first step's logits in place.
+        guard = _FirstToken(p.decline_token, p.decline_below) if p.decline_token >= 0 and p.decline_below > 0 else None
+        decline_p = None
         gen = llm.generate(
             tokens,
             top_k=p.top_k,
@@ -391,13 +400,17 @@ class Engine:
             min_p=0.0,
             temp=p.temperature,
             repeat_penalty=p.repeat_penalty,
-            logits_processor=[first] if first else None,
+            logits_processor=[guard] if guard else None,
         )
         try:
             for tok in gen:
                 now = time.perf_counter()
                 if t_first is None:
                     t_first = now
+                    if guard is not None:
+                        decline_p = guard.p
+                    elif p.decline_token >= 0:  # the first step's logits, still in the context until the next decode
+                        decline_p = _probability(self._last_logits(), p.decline_token)
                 if now >= next_look:  # between two llama_decode calls: safe to change threads
                     self._adapt_threads()
                     next_look = now + ADAPT_EVERY_S
@@ -438,7 +451,7 @@ class Engine:
             total_ms=(t_end - t0) * 1000,
             threads=self.threads_now,
         )
-        yield Event(done=True, stop_reason=stop, timings=timings, decline_p=first.p if first else None)
+        yield Event(done=True, stop_reason=stop, timings=timings, decline_p=decline_p)
 
     def complete(self, prompt_tokens: list[int], params: SamplingParams = SamplingParams(), *, t_start: float | None = None) -> Completion:
         parts = []
@@ -459,6 +472,17 @@ class Engine:
             self.llm = None
 
 
+def _probability(logits, token: int) -> float | None:
+    """The softmax probability of `token` under `logits`."""
+    import numpy as np
+
+    if not 0 <= token < len(logits):
+        return None
+    x = np.asarray(logits, dtype=np.float64)
+    top = x.max()
+    return float(np.exp(x[token] - top) / np.exp(x - top).sum())
+
+
 class _FirstToken:
     """A logits processor for the first sampled token only: notes the probability of `token` and,
     below `floor`, takes the token out of the running, so the next most likely one is chosen."""
@@ -466,16 +490,16 @@ class _FirstToken:
     def __init__(self, token: int, floor: float):
         self.token, self.floor = token, floor
         self.p: float | None = None
+        self.done = False
 
     def __call__(self, input_ids, scores):
         import numpy as np
 
-        if self.p is not None or not 0 <= self.token < len(scores):
+        if self.done:
             return scores
-        logits = np.asarray(scores, dtype=np.float64)
-        top = logits.max()
-        self.p = float(np.exp(logits[self.token] - top) / np.exp(logits - top).sum())
-        if self.p < self.floor:
+        self.done = True
+        self.p = _probability(scores, self.token)
+        if self.p is not None and self.p < self.floor:
             scores = np.array(scores, dtype=np.float32)
             scores[self.token] = -np.inf
         return scores
