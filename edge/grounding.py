@@ -438,10 +438,10 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
             return [s.text for s in spans], f"the question asks for {' and '.join(_a(k) for k in sorted(both))}, but the answer gives no {missing}"
     # a count of things ("32 clamps") where a quantity is asked for by name ("what is the mass")
     if asked and not kinds:
-        text = _CITE.sub(" ", answer)
+        said = _CITE.sub(" ", answer)
         for s in spans:
             if s.kind == "number" and not s.unit:
-                after = re.match(r"\s*([A-Za-z]+)", text[text.find(s.text) + len(s.text):])
+                after = re.match(r"\s*([A-Za-z]+)", said[said.find(s.text) + len(s.text):])
                 if (after and after.group(1).casefold() not in _STOP | _RELATIVE
                         and _kind_of_unit(after.group(1)) is None):
                     return [s.text], (f"'{s.text} {after.group(1)}' counts {after.group(1)}, but the question asks for "
@@ -452,7 +452,7 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
     # such as ValueError, or one the cited passage raises
     if _ASKS_EXCEPTION.search(question):
         raised = {m.group(1).casefold() for m in re.finditer(r"\braise[sd]?\s+(?:an?\s+|the\s+)?([\w.]+)", pool)}
-        names = re.findall(r"[A-Za-z_][\w.]*", _CITE.sub(" ", answer))
+        names = [n.rstrip(".") for n in re.findall(r"[A-Za-z_][\w.]*", _CITE.sub(" ", answer))]
         if names and not any(_EXCEPTION_NAME.search(n) or n.casefold() in raised for n in names):
             return [_CITE.sub(" ", answer).strip()], "the question asks for an exception, but the answer names none"
 

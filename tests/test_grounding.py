@@ -286,6 +286,7 @@ def test_a_code_the_passages_never_mention_is_not_answered_by_another_codes_line
 def test_an_exception_asked_for_is_answered_by_an_exception():
     q = "Which exception does Queue.task_done raise when called too often?"
     assert check_answer("ValueError [3]", SPEC, question=q).grounded is True
+    assert check_answer("It raises ValueError. [3]", SPEC, question=q).grounded is True  # the full stop is not the name's
     c = check_answer("items [3]", SPEC, question=q)
     assert c.grounded is False and "names none" in c.reason
 
