@@ -33,6 +33,8 @@ def main() -> int:
                     help="overrule a decline the model gives less than this probability (default: the decline_below setting)")
     ap.add_argument("--rows", type=Path, help="also write every example's answer, verdict and decline probability here (JSON)")
     args = ap.parse_args()
+    if args.decline_below is not None and not 0.0 <= args.decline_below <= 1.0:
+        ap.error(f"--decline-below is a probability, 0 to 1 (not {args.decline_below})")
 
     from edge.config import READER_REFUSAL, load_settings
     from edge.grounding import is_abstention
