@@ -396,13 +396,14 @@ _TWO = re.compile(r"\bbetween (?:which|what)\b|\b(?:what|which)\s+(?:[\w-]+\s+){
                   r"\band\s+(?:how (?:long|many|much|far|often|big|high|low)|(?:what|which) (?:is|are) the)\b|"
                   r"\bvalues (?:of|for) [\w.]+ and [\w.]+", re.I)
 # two quantities named together ("rated in voltage and current"): the answer must give both kinds
-_TWO_KINDS = re.compile(r"\b(" + "|".join(sorted(_KIND_WORDS, key=len, reverse=True)) + r") and (?:the )?("
-                        + "|".join(sorted(_KIND_WORDS, key=len, reverse=True)) + r")\b", re.I)
+_KIND_WORD = "|".join(sorted(_KIND_WORDS, key=len, reverse=True))
+_TWO_KINDS = re.compile(rf"\b({_KIND_WORD}) and (?:the )?({_KIND_WORD})\b", re.I)
 
 
 def _placement(answer: str, spans: list[Span], question: str, passages: Sequence[str], cited: list[int]) -> tuple[list[str], str] | None:
     """Why the answer's values, though in the cited passages, do not answer the question — the
     spans at fault and a reason — or None when nothing speaks against them."""
+    said = _CITE.sub(" ", answer)  # the answer without its citation markers
     # 0. the thing the question names by a code (error E-327), which no given passage mentions while
     # they name others of its kind (E-315, E-330): the answer is about another one
     text = unicodedata.normalize("NFKC", "\n".join(passages))
@@ -414,7 +415,7 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
         shape = re.sub(r"\d+", "#", ident)
         siblings = sorted({t.group(1) for t in _IDENT.finditer(text) if re.sub(r"\d+", "#", t.group(1).casefold()) == shape})
         if siblings:
-            return [s.text for s in spans] or [_CITE.sub(" ", answer).strip()], \
+            return [s.text for s in spans] or [said.strip()], \
                 f"no passage mentions {m.group(1)}, which the question asks about (they name {', '.join(siblings[:3])})"
 
     # 1. the kind of quantity asked for by name
@@ -438,7 +439,6 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
             return [s.text for s in spans], f"the question asks for {' and '.join(_a(k) for k in sorted(both))}, but the answer gives no {missing}"
     # a count of things ("32 clamps") where a quantity is asked for by name ("what is the mass")
     if asked and not kinds:
-        said = _CITE.sub(" ", answer)
         for s in spans:
             if s.kind == "number" and not s.unit:
                 after = re.match(r"\s*([A-Za-z]+)", said[said.find(s.text) + len(s.text):])
@@ -452,9 +452,9 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
     # such as ValueError, or one the cited passage raises
     if _ASKS_EXCEPTION.search(question):
         raised = {m.group(1).casefold() for m in re.finditer(r"\braise[sd]?\s+(?:an?\s+|the\s+)?([\w.]+)", pool)}
-        names = [n.rstrip(".") for n in re.findall(r"[A-Za-z_][\w.]*", _CITE.sub(" ", answer))]
+        names = [n.rstrip(".") for n in re.findall(r"[A-Za-z_][\w.]*", said)]
         if names and not any(_EXCEPTION_NAME.search(n) or n.casefold() in raised for n in names):
-            return [_CITE.sub(" ", answer).strip()], "the question asks for an exception, but the answer names none"
+            return [said.strip()], "the question asks for an exception, but the answer names none"
 
     # 2. a key the question names, set in the cited passage to another value than the answer's
     q_names = {t.casefold() for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question)}
@@ -462,7 +462,7 @@ def _placement(answer: str, spans: list[Span], question: str, passages: Sequence
     named = [(k, v) for k, v in fields if k.casefold() in q_names]
     values = [s.text for s in spans]
     if not values:
-        m = re.fullmatch(r"(?:[A-Za-z_]\w* ?= ?)?([^\s=]+?)\.?", _CITE.sub(" ", answer).strip())
+        m = re.fullmatch(r"(?:[A-Za-z_]\w* ?= ?)?([^\s=]+?)\.?", said.strip())
         values = [m.group(1)] if m else []
     if named and values and not any(_same_value(a, v) for a in values for _, v in named):
         elsewhere = [(k, v) for k, v in fields if k.casefold() not in q_names and any(_same_value(a, v) for a in values)]
