@@ -151,3 +151,47 @@ def test_decline_curve_swaps_in_the_forced_answer_only_below_the_threshold(tmp_p
     other = report(tmp_path / "other.json", [("z", "fact", "1", True, 0.1)])
     p = subprocess.run([sys.executable, "scripts/decline_curve.py", str(base), str(other)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "not hold the same items" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_compare_runs_gives_a_verdict_only_beyond_both_kinds_of_noise(tmp_path):
+    """scripts/compare_runs.py: arms of eval_dev --rows files over the same items. A clear gain over
+    two runs per arm is called better; the same gain with one run per arm gets no verdict; a small
+    difference inside the run-to-run spread is called no difference; mismatched items are refused."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def rows(path, right):
+        ans = [{"id": f"q{i}", "kind": "retrieved", "gold": "1 [1]", "answer": "1 [1]" if ok else "2 [1]", "right": ok}
+               for i, ok in enumerate(right)]
+        path.write_text(json.dumps({"summary": {"model": "m"}, "answers": ans}))
+        return str(path)
+
+    n = 200
+    a1 = rows(tmp_path / "a1.json", [i % 2 == 0 for i in range(n)])            # 50 %
+    a2 = rows(tmp_path / "a2.json", [i % 2 == 0 or i % 7 == 1 for i in range(n)])  # ~57 %
+    b1 = rows(tmp_path / "b1.json", [i % 5 != 0 for i in range(n)])            # 80 %
+    b2 = rows(tmp_path / "b2.json", [i % 4 != 0 for i in range(n)])            # 75 %
+    c1 = rows(tmp_path / "c1.json", [i % 2 == 0 or i % 9 == 1 for i in range(n)])  # ~55 %, inside a's spread
+
+    def run(*arms):
+        p = subprocess.run([sys.executable, "scripts/compare_runs.py", *[x for a in arms for x in ("--arm", a)], "--json"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+        return p
+
+    p = run(f"a={a1},{a2}", f"b={b1},{b2}", f"c={c1},{a1}")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["items"] == n and r["arms"]["a"]["runs"] == 2 and r["arms"]["a"]["spread"] > 0
+    by = {c["arm"]: c for c in r["comparisons"]}
+    assert by["b"]["verdict"] == "b is better" and by["b"]["interval95"][0] > 0
+    assert by["c"]["verdict"].startswith("no difference shown")
+    one = json.loads(run(f"a={a1}", f"b={b1}").stdout)
+    assert one["comparisons"][0]["verdict"].startswith("one run in an arm")
+    other = rows(tmp_path / "other.json", [True] * (n - 1))
+    p = run(f"a={a1}", f"b={other}")
+    assert p.returncode != 0 and "not hold the same items" in p.stderr and "Traceback" not in p.stderr
+    p = run(f"a={a1}", f"b={tmp_path / 'missing.json'}")
+    assert p.returncode != 0 and p.stderr.startswith("compare_runs:") and "Traceback" not in p.stderr
