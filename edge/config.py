@@ -91,9 +91,11 @@ class Settings:
                                  "that answer at least this probability at its first word; below, it answers with the most likely "
                                  "other start (0 = as the model decides).", default=0.0, lo=0.0, hi=1.0)
     embed_threads: int = _help("Threads for the embedding model; 0 means physical cores.", default=0, lo=0, hi=1024)
-    embedder: str = _help("Embedding model of a new index: minilm (all-MiniLM-L6-v2, ONNX) or nomic (nomic-embed-text-v1.5, "
-                          "llama.cpp; `edge models pull nomic-embed-text-v1.5-f16` first). An index keeps the one it was "
-                          "made with: another needs a new index.", default="minilm", choices=("minilm", "nomic"))
+    embedder: str = _help("Embedding model of a new index: minilm (all-MiniLM-L6-v2, ONNX, int8 products), minilm-float (the "
+                          "same model with float products, as indexes made before 2026-12-04 were) or nomic "
+                          "(nomic-embed-text-v1.5, llama.cpp; `edge models pull nomic-embed-text-v1.5-f16` first). An index "
+                          "keeps the one it was made with: another needs a new index.", default="minilm",
+                          choices=("minilm", "minilm-float", "nomic"))
     quant: str = _help("Quantization of the default model when none is named: q8_0 or q4_0 (default: by RAM).", default="",
                        choices=("", "q8_0", "q4_0"))
     watch: list[str] = _help("Folders or files `edge chat` keeps indexed while it runs, as `edge index watch` does (`--watch` "

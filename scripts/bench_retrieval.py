@@ -24,7 +24,7 @@ def main() -> int:
     ap.add_argument("--chunks", type=int, default=100_000, help="size of the synthetic index (default 100000)")
     ap.add_argument("--out", default="build/reports", help="output folder (default build/reports)")
     ap.add_argument("--work", help="keep the foreign-corpus indexes here between runs (default: a temporary folder)")
-    ap.add_argument("--embedder", choices=["minilm", "nomic"], default="minilm",
+    ap.add_argument("--embedder", choices=["minilm", "minilm-float", "nomic"], default="minilm",
                     help="embedder of the foreign part (default minilm, the shipped default; nomic must be pulled)")
     ap.add_argument("--forms", default="text,html,pdf", help="corpus forms of the foreign part (default text,html,pdf)")
     args = ap.parse_args()
@@ -51,7 +51,7 @@ def main() -> int:
     if (out / "retrieval-foreign.json").exists():
         main_ = json.loads((out / "retrieval-foreign.json").read_text())
         md.append(foreign.markdown(main_))
-        others = {p.stem.rsplit("-", 1)[-1]: json.loads(p.read_text()) for p in sorted(out.glob("retrieval-foreign-*.json"))}
+        others = {p.stem.removeprefix("retrieval-foreign-"): json.loads(p.read_text()) for p in sorted(out.glob("retrieval-foreign-*.json"))}
         if others:
             md.append(foreign.compare_markdown({"minilm": main_, **others}))
     (out / "retrieval.md").write_text("\n".join(md))

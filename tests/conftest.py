@@ -82,6 +82,9 @@ def pulled_models() -> Path:
     home = _shared_models_home()
     store = ModelStore(home)
     store.pull(progress=False, log=lambda m: None)
+    from edge.rag.embed import _fast_minilm_path
+
+    _fast_minilm_path(store)  # the default embedder's file, made once here and linked into each test home
     return home / "models"
 
 
@@ -102,8 +105,10 @@ def link_models(pulled: Path, home: Path, *, built: bool = False) -> Path:
         return not adapter or adapter in shipped
 
     wanted = {a.filename for a in src.artifacts() if a.source == "pypi" or (built and a.source == "build" and ours(a))}
+    from edge.rag.embed import FAST_MINILM
+
     for p in pulled.iterdir():
-        if p.is_file() and p.name in wanted:
+        if p.is_file() and (p.name in wanted or (p.name.startswith(FAST_MINILM) and p.suffix == ".onnx")):
             (models / p.name).symlink_to(p)
     if (pulled / ".verified.json").exists():  # hash stamps
         shutil.copy(pulled / ".verified.json", models / ".verified.json")

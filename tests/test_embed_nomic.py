@@ -75,7 +75,7 @@ def test_an_index_made_with_nomic_is_searched_with_nomic(nomic_home, tmp_path):
     p = run_edge("index", "add", str(docs / "bread.md"), "--index", str(other), "--json", env={"EDGE_EMBEDDER": "nomic"})
     assert p.returncode == 0, p.stderr
     st = json.loads(run_edge("index", "stats", "--index", str(other), "--json").stdout)
-    assert st["embedder"].startswith("minilm-l6-v2-int8@") and st["dim"] == 384
+    assert st["embedder"].startswith("minilm-l6-v2-int8-dq1@") and st["dim"] == 384
 
 
 def test_unknown_embedder_setting_is_one_line(tmp_path):
