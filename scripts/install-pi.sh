@@ -108,8 +108,8 @@ fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 "${PIP[@]}" install --quiet --upgrade pip
 
-say "binary wheels: numpy onnxruntime tokenizers sqlite-vec sqlean.py pypdfium2 lxml python-docx watchfiles"
-"${PIP[@]}" install --quiet --only-binary=:all: numpy "onnxruntime!=1.21.*" tokenizers "sqlite-vec>=0.1.7" sqlean.py \
+say "binary wheels: numpy onnxruntime onnx tokenizers sqlite-vec sqlean.py pypdfium2 lxml python-docx watchfiles"
+"${PIP[@]}" install --quiet --only-binary=:all: numpy "onnxruntime!=1.21.*" "onnx>=1.15" tokenizers "sqlite-vec>=0.1.7" sqlean.py \
   pypdfium2 lxml python-docx watchfiles
 
 # -- llama.cpp for this board ----------------------------------------------------------------------
