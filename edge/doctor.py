@@ -171,6 +171,26 @@ def run(settings: Settings, *, setting_problems: list[str] | None = None) -> Rep
             r.checks.append(Check("default model", False, str(e)))
     except Exception as e:
         r.checks.append(Check("models", False, str(e)))
+    # the embedder of new indexes (an existing index keeps its own: see the index line)
+    try:
+        from .rag.embed import EMBEDDERS, FAST_MINILM
+
+        which = settings.embedder or "minilm"
+        r.info["embedder"] = which
+        if which == "minilm":
+            import importlib.util
+
+            made = sorted(ModelStore(settings.home).dir.glob(f"{FAST_MINILM}-*.onnx"))
+            if importlib.util.find_spec("onnx") is None:
+                r.checks.append(Check("embedder", False, "minilm (int8 products) is made with the onnx package, which is not installed",
+                                      "pip install onnx, or set embedder = \"minilm-float\""))
+            else:
+                r.checks.append(Check("embedder", True, f"minilm, int8 products: {made[-1].name}" if made
+                                      else "minilm, int8 products: made from the pulled MiniLM file at first use (about 2 s)"))
+        else:
+            r.checks.append(Check("embedder", True, f"{which} ({EMBEDDERS[which]})"))
+    except Exception as e:
+        r.checks.append(Check("embedder", False, str(e)))
     # the document index, if there is one
     if settings.index_path.is_file():
         try:

@@ -112,6 +112,8 @@ def test_doctor_json(real_home):
     assert d["ok"] and d["cpu"]["physical_cores"] >= 1
     assert d["sqlite"]["sqlite_vec"].startswith("v") and d["sqlite"]["fts5"]
     assert "CPU" in d["llama_cpp"]["system_info"]
+    emb = next(c for c in d["checks"] if c["name"] == "embedder")
+    assert emb["ok"] and "int8 products" in emb["detail"] and d["embedder"] == "minilm"
 
 
 def test_doctor_reports_missing_models(_isolated_home):
