@@ -7,6 +7,7 @@ normalisation and the id/dimension that the index records; a model implements `e
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
@@ -226,8 +227,6 @@ def derive_int8_products(src: Path, dst: Path) -> int:
     g.initializer.extend(keep_inits)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    import os
-
     tmp = dst.with_name(f"{dst.name}.{os.getpid()}.part")  # two processes deriving at once each write their own
     try:
         onnx.save(model, str(tmp))
