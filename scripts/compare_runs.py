@@ -81,11 +81,12 @@ def compare(arms: dict[str, list[dict[str, bool]]], *, boot: int = 2000, seed: i
         diff = summary[other]["mean"] - summary[ref]["mean"]
         ds = sorted(mean_score(arms[other], s) - mean_score(arms[ref], s) for s in samples)
         lo, hi = ds[int(0.025 * (boot - 1))], ds[int(0.975 * (boot - 1))]
-        # items whose majority verdict differs between the arms
-        def right_share(runs, k):
+        # items right in most runs of one arm and wrong in most of the other's (a tie, right in half
+        # the runs, counts for neither)
+        def share(runs, k):
             return sum(r[k] for r in runs) / len(runs)
-        gained = sum(right_share(arms[other], k) > 0.5 >= right_share(arms[ref], k) for k in items)
-        lost = sum(right_share(arms[ref], k) > 0.5 >= right_share(arms[other], k) for k in items)
+        gained = sum(share(arms[other], k) > 0.5 > share(arms[ref], k) for k in items)
+        lost = sum(share(arms[ref], k) > 0.5 > share(arms[other], k) for k in items)
         spreads = [summary[n]["spread"] for n in (ref, other)]
         if None in spreads:
             verdict = "one run in an arm: the run-to-run spread is not measured, so no verdict"
