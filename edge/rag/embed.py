@@ -183,9 +183,9 @@ def derive_int8_products(src: Path, dst: Path) -> int:
     """Write to `dst` the ONNX model `src` with each product of an activation by a stored int8
     weight — MatMul(x, Cast(W_q) * scale), W_q int8 [K, N], one scale per output column — replaced
     by onnxruntime's DynamicQuantizeMatMul(x, W_q, scale): the same int8 weights and scales, the
-    activation quantized to 8 bits per call, an integer product (VNNI/AVX2/NEON kernels). About
-    twice the float product's speed on the 2-core x86 machines measured; vectors within cosine
-    0.985 of the float model's. Returns how many products were replaced; 0 = not such a model
+    activation quantized to 8 bits per call, an integer product (VNNI/AVX2/NEON kernels). Ingest
+    1.7-1.8x the float model's tokens/s on 2 x86 cores (build/reports/retrieval.md); vectors within
+    cosine 0.98 of the float model's. Returns how many products were replaced; 0 = not such a model
     (nothing written). Deterministic: the same `src` gives the same bytes."""
     import onnx
     from onnx import helper, numpy_helper
